@@ -1,0 +1,42 @@
+"""Arguments and helpers several subcommands share."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import BadInput
+
+
+def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """'NAME=1x3x224x224' -> ('NAME', (1, 3, 224, 224))."""
+    name, sep, dims = text.rpartition("=")
+    if not sep or not name or not dims:
+        raise argparse.ArgumentTypeError(f"expected NAME=1x3x224x224, got {text!r}")
+    try:
+        shape = tuple(int(d) for d in dims.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad dimensions in {text!r}") from None
+    if any(d <= 0 for d in shape):
+        raise argparse.ArgumentTypeError(f"dimensions must be positive in {text!r}")
+    return name, shape
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="model file (.onnx or .tflite)")
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        type=parse_input_shape,
+        default=[],
+        metavar="NAME=DxDxD",
+        help="fix a dynamic input's shape (repeatable)",
+    )
+    p.add_argument("--align", type=int, default=16, help="arena alignment in bytes (default 16)")
+
+
+def load_graph(args: argparse.Namespace):
+    from ..frontends import load
+
+    if args.align <= 0 or args.align & (args.align - 1):
+        raise BadInput(f"--align must be a positive power of two, got {args.align}")
+    return load(args.model, dict(args.input_shape))
