@@ -1,0 +1,1 @@
+"""Presentation: terminal tables, JSON, plots, HTML.  Reads results, computes nothing."""
