@@ -1,0 +1,71 @@
+"""Seeded random inputs for a TFLM model, shaped and typed as its input tensors.
+
+Quantized inputs cover their whole integer range (int8 uniform over
+[-128, 127]) so that every code path of a kernel sees data; float inputs are
+standard normal.  The same seed gives the same inputs in every process, which
+is what lets two interpreters in two child processes be compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BadInput
+from ._model import TflmModel
+
+DTYPES = {
+    "FLOAT32": np.float32, "FLOAT16": np.float16, "FLOAT64": np.float64, "INT8": np.int8,
+    "UINT8": np.uint8, "INT16": np.int16, "UINT16": np.uint16, "INT32": np.int32,
+    "UINT32": np.uint32, "INT64": np.int64, "UINT64": np.uint64, "BOOL": np.bool_,
+}  # fmt: skip
+
+
+def input_specs(model: TflmModel) -> list[tuple[tuple[int, ...], np.dtype]]:
+    """(shape, dtype) of each graph input of subgraph 0, in the model's input order."""
+    specs = []
+    for i in model.main.inputs:
+        t = model.main.tensors[i]
+        if t.type not in DTYPES:
+            raise BadInput(f"{model.path}: input {t.name!r} has type {t.type}, not runnable here")
+        specs.append((t.shape, np.dtype(DTYPES[t.type])))
+    return specs
+
+
+def random_inputs(model: TflmModel, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for shape, dtype in input_specs(model):
+        if dtype.kind == "f":
+            x = rng.standard_normal(shape).astype(dtype)
+        elif dtype.kind == "b":
+            x = rng.integers(0, 2, size=shape).astype(dtype)
+        elif dtype.itemsize >= 4:
+            x = rng.integers(-100 if dtype.kind == "i" else 0, 100, size=shape).astype(dtype)
+        else:
+            info = np.iinfo(dtype)
+            x = rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+        out.append(np.ascontiguousarray(x))
+    return out
+
+
+def load_inputs(model: TflmModel, paths: Sequence[str | Path]) -> list[np.ndarray]:
+    """One user-given input set from `.npy` files, one file per graph input, checked
+    against the model's input shapes and types (a mismatch is BadInput)."""
+    specs = input_specs(model)
+    if len(paths) != len(specs):
+        raise BadInput(f"the model has {len(specs)} input(s) but {len(paths)} .npy file(s) given")
+    out = []
+    for p, (shape, dtype) in zip(paths, specs, strict=True):
+        try:
+            x = np.load(p, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise BadInput(f"{p}: not a readable .npy array ({e})") from None
+        if tuple(x.shape) != tuple(shape):
+            raise BadInput(f"{p}: shape {tuple(x.shape)} but the model input is {tuple(shape)}")
+        if x.dtype != dtype:
+            raise BadInput(f"{p}: dtype {x.dtype} but the model input is {dtype}")
+        out.append(np.ascontiguousarray(x))
+    return out

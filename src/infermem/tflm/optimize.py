@@ -1,0 +1,121 @@
+"""Plan a `.tflite` model with infermem and hand the plan to TFLM.
+
+The pipeline: TFLM's own planning problem (`problem.build`, scratch buffers
+included) -> infermem's planner -> where TFLM will put the scratch buffers
+around the fixed tensors (TFLM always plans those online: its greedy planner,
+replayed by the `tflm` strategy with the tensors fixed) -> the whole layout
+validated once more -> offsets written as `OfflineMemoryAllocation` into a
+temporary copy -> original and copy run in TFLM and compared -> only then the
+copy is moved to the destination.  If outputs differ nothing is written.
+
+If the planned layout would not beat TFLM's own plan (it never should, but a
+scratch buffer placed by TFLM could in principle land above the plan), TFLM's
+own plan is written instead, so the result is never worse than the original.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BadInput, Failure
+from ..planners import Plan, Problem, plan, validate
+from .offline import write_offline_plan
+from .problem import TflmProblem, build
+from .verify import VerifyResult, verify
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    output: str | None  # None when nothing was written
+    strategy: str  # the strategy whose offsets were written
+    planned_arena_bytes: int  # head TFLM will use with the plan (scratch placed by TFLM)
+    tflm_arena_bytes: int  # head of TFLM's own plan for the same problem
+    lower_bound_bytes: int
+    head_before: int | None  # measured (None without verification)
+    head_after: int | None
+    verified: bool
+    verification: VerifyResult | None
+    offsets: dict[int, int]  # tensor index -> offset
+
+
+def place_with_tflm(tp: TflmProblem, tensor_offsets: dict[str, int]) -> Plan:
+    """Fix the tensors at `tensor_offsets` and let TFLM's greedy planner (the
+    `tflm` strategy) place what TFLM places online: the scratch buffers."""
+    bufs = tuple(replace(b, offset=tensor_offsets[b.name]) if b.name in tp.tensor_buffers else b
+                 for b in tp.problem.buffers)
+    return plan(Problem(bufs, tp.problem.alignment), "tflm")
+
+
+def plan_offsets(
+    src: str | Path, strategy: str = "best", preserve_inputs: bool = False,
+    time_limit: float = 10.0,
+) -> tuple[TflmProblem, Plan, Plan, Plan]:
+    """(problem, chosen plan, layout TFLM will realise, TFLM's own plan)."""
+    tp = build(src, preserve_inputs=preserve_inputs)
+    runtime = build(tp.model) if preserve_inputs else tp  # lifetimes as TFLM sees them
+    own = plan(runtime.problem, "tflm")
+    chosen = plan(tp.problem, strategy, time_limit=time_limit)
+    realised = place_with_tflm(runtime, _tensors(tp, chosen))
+    if realised.arena_bytes > chosen.arena_bytes and not preserve_inputs:
+        fallback = place_with_tflm(runtime, _tensors(tp, own))
+        if fallback.arena_bytes < realised.arena_bytes:
+            chosen, realised = own, fallback
+    try:
+        validate(tp.problem, realised.offsets)
+    except Failure as e:
+        raise Failure(f"TFLM would place a scratch buffer where the plan needs a tensor "
+                      f"(preserve-inputs cannot be honoured with this plan): {e}") from None
+    return tp, chosen, realised, own
+
+
+def _tensors(tp: TflmProblem, p: Plan) -> dict[str, int]:
+    return {n: o for n, o in p.offsets.items() if n in tp.tensor_buffers}
+
+
+def optimize(
+    src: str | Path,
+    dst: str | Path,
+    strategy: str = "best",
+    preserve_inputs: bool = False,
+    verify_outputs: bool = True,
+    runs: int = 3,
+    inputs: Sequence[Sequence[np.ndarray]] = (),
+    time_limit: float = 10.0,
+    seed: int = 0,
+    timeout: float = 120.0,
+) -> OptimizeResult:
+    """Write `src` with an offline plan to `dst`; with `verify_outputs`, only after
+    TFLM ran both on the same inputs with bit-identical outputs (else Failure,
+    nothing written)."""
+    src, dst = Path(src), Path(dst)
+    if dst.resolve() == src.resolve() or (dst.exists() and dst.samefile(src)):
+        raise BadInput(f"{dst}: refusing to overwrite the input model; give another output path")
+    if runs < 0:
+        raise BadInput(f"runs must be >= 0, got {runs}")
+    tp, chosen, realised, own = plan_offsets(src, strategy, preserve_inputs, time_limit)
+    offsets = {tp.tensor_buffers[n]: o for n, o in _tensors(tp, realised).items()}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tflite", dir=dst.parent)
+    os.close(fd)
+    try:
+        write_offline_plan(src, tmp, offsets)
+        result = None
+        if verify_outputs:
+            result = verify(src, tmp, runs=runs, seed=seed, inputs=inputs, timeout=timeout)
+            if not result.verified:
+                raise Failure(f"{src}: the planned model's outputs differ from the original's "
+                              f"in TFLM ({result.first_difference}); nothing written")
+        os.replace(tmp, dst)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return OptimizeResult(
+        str(dst), chosen.strategy, realised.arena_bytes, own.arena_bytes,
+        chosen.lower_bound_bytes, result.head_before if result else None,
+        result.head_after if result else None, bool(result and result.verified), result, offsets,
+    )

@@ -1,0 +1,84 @@
+"""Prove a planned model computes what the original computes, in TFLM itself.
+
+TFLM trusts offline offsets without any check, so a wrong plan gives wrong
+outputs silently.  `verify` runs the original and the planned model in TFLM
+(each in a child process) on the same seeded random inputs, plus any inputs
+the user gives, and requires every output to be bit-identical.  It also
+reports the head TFLM measured for both models, which is where a plan's
+saving shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._model import read_model
+from .inputs import random_inputs
+from .measure import run
+
+
+@dataclass(frozen=True)
+class Difference:
+    input_set: int  # which input set (random ones first, then the user's)
+    output: int  # graph output index
+    differing: int  # elements that differ (or -1 for a shape/dtype mismatch)
+    max_abs_diff: float
+
+    def __str__(self) -> str:
+        if self.differing < 0:
+            return f"output {self.output} on input set {self.input_set}: shape or dtype differs"
+        return (f"output {self.output} on input set {self.input_set}: {self.differing} "
+                f"element(s) differ, max |diff| = {self.max_abs_diff:g}")
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    verified: bool
+    input_sets: int
+    head_before: int
+    head_after: int
+    tail_before: int
+    tail_after: int
+    first_difference: Difference | None
+
+
+def compare(a: Sequence[np.ndarray], b: Sequence[np.ndarray], input_set: int) -> Difference | None:
+    """First output whose bytes differ between two runs on the same input set."""
+    for k, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return Difference(input_set, k, -1, float("inf"))
+        if x.tobytes() != y.tobytes():
+            xf, yf = x.astype(np.float64).ravel(), y.astype(np.float64).ravel()
+            same = (xf == yf) | (np.isnan(xf) & np.isnan(yf))
+            diff = np.abs(xf - yf)[~same]
+            worst = float(np.nanmax(diff)) if diff.size and not np.all(np.isnan(diff)) else np.inf
+            return Difference(input_set, k, int((~same).sum()) or x.size, worst)
+    if len(a) != len(b):
+        return Difference(input_set, min(len(a), len(b)), -1, float("inf"))
+    return None
+
+
+def verify(
+    original: str | Path,
+    planned: str | Path,
+    runs: int = 3,
+    seed: int = 0,
+    inputs: Sequence[Sequence[np.ndarray]] = (),
+    timeout: float = 120.0,
+) -> VerifyResult:
+    """Run both models on `runs` seeded random input sets plus `inputs` and compare."""
+    model = read_model(original)
+    sets = [random_inputs(model, seed + k) for k in range(runs)] + [list(s) for s in inputs]
+    before = run(original, sets, timeout=timeout)
+    after = run(planned, sets, timeout=timeout)
+    first = None
+    for s, (a, b) in enumerate(zip(before.outputs, after.outputs, strict=True)):
+        first = compare(a, b, s)
+        if first:
+            break
+    return VerifyResult(first is None, len(sets), before.head_bytes, after.head_bytes,
+                        before.tail_bytes, after.tail_bytes, first)
