@@ -147,8 +147,15 @@ def _subgraph(path, sg, buffers, types, opcodes) -> TflmSubgraph:
             nbytes = -1  # refused below if TFLM would have to plan it
         else:
             nbytes = count * size
-        tensor = TflmTensor(i, (t.Name() or b"").decode(errors="replace"), shape, tname,
-                            nbytes, constant, bool(t.IsVariable()))
+        tensor = TflmTensor(
+            i,
+            (t.Name() or b"").decode(errors="replace"),
+            shape,
+            tname,
+            nbytes,
+            constant,
+            bool(t.IsVariable()),
+        )
         if not constant and not tensor.variable and nbytes < 0:
             raise BadInput(f"{path}: tensor {i} ({tname}, shape {shape}) cannot be sized by TFLM")
         tensors.append(tensor)
@@ -165,8 +172,10 @@ def _subgraph(path, sg, buffers, types, opcodes) -> TflmSubgraph:
                 raise BadInput(f"{path}: operator {k} names tensor {x} of {n}")
         ops.append(TflmOp(k, opcodes[op.OpcodeIndex()], ins, outs, _options(op)))
     io = []
-    for seq in (sg.InputsAsNumpy() if not sg.InputsIsNone() else (),
-                sg.OutputsAsNumpy() if not sg.OutputsIsNone() else ()):
+    for seq in (
+        sg.InputsAsNumpy() if not sg.InputsIsNone() else (),
+        sg.OutputsAsNumpy() if not sg.OutputsIsNone() else (),
+    ):
         idx = tuple(int(x) for x in seq)
         if any(not 0 <= x < n for x in idx):
             raise BadInput(f"{path}: a subgraph input/output names a tensor out of range")

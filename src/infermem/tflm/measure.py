@@ -79,8 +79,15 @@ def _spawn(req: dict, timeout: float) -> _Child:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
     cmd = [sys.executable, "-m", "infermem.tflm._child"]
     try:
-        p = subprocess.run(cmd, input=json.dumps(req), capture_output=True, text=True,
-                           timeout=timeout, env=env, errors="replace")
+        p = subprocess.run(
+            cmd,
+            input=json.dumps(req),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            errors="replace",
+        )
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout or ""
         err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr or ""
@@ -135,11 +142,17 @@ def run(
     size = align_up(arena, STEP) if arena else default_arena(model)
     with tempfile.TemporaryDirectory(prefix="infermem-tflm-") as tmp:
         inp, outp = Path(tmp, "in.npz"), Path(tmp, "out.npz")
-        np.savez(inp, **{f"s{s}_i{j}": x for s, xs in enumerate(input_sets) for j, x in
-                         enumerate(xs)})
+        np.savez(
+            inp, **{f"s{s}_i{j}": x for s, xs in enumerate(input_sets) for j, x in enumerate(xs)}
+        )
         while True:
-            req = {"mode": "run", "model": str(path), "arena": size, "inputs": str(inp),
-                   "outputs": str(outp)}
+            req = {
+                "mode": "run",
+                "model": str(path),
+                "arena": size,
+                "inputs": str(inp),
+                "outputs": str(outp),
+            }
             child = _spawn(req, timeout)
             if child.result and child.result.get("ok"):
                 break
@@ -154,8 +167,9 @@ def run(
             )
     found = {k: int(v) for k, v in _ALLOC.findall(child.stderr)}
     if set(found) != {"total", "head", "tail"}:
-        raise Failure(f"{path}: TFLM did not print its allocation report; it printed:\n"
-                      + _tail(child.stderr))
+        raise Failure(
+            f"{path}: TFLM did not print its allocation report; it printed:\n" + _tail(child.stderr)
+        )
     return TflmRun(outputs, found["head"], found["tail"], found["total"], size, child.stderr)
 
 
@@ -190,8 +204,14 @@ def min_arena(path: str | Path, works: int, guess: int, timeout: float = 120.0) 
     for _ in range(64):
         if hi - lo <= STEP:
             return hi
-        req = {"mode": "bisect", "model": str(path), "lo": lo, "hi": hi, "step": STEP,
-               "first": first}
+        req = {
+            "mode": "bisect",
+            "model": str(path),
+            "lo": lo,
+            "hi": hi,
+            "step": STEP,
+            "first": first,
+        }
         child = _spawn(req, timeout)
         pending = None
         for line in child.lines:

@@ -85,22 +85,29 @@ def write_offline_plan(
         raise BadInput(f"{dst}: refusing to overwrite the input model; give another output path")
     model = read_model(src)
     if subgraph != 0:
-        raise BadInput("TFLM reads offline offsets by in-subgraph index: only subgraph 0 can be "
-                       "planned offline")
+        raise BadInput(
+            "TFLM reads offline offsets by in-subgraph index: only subgraph 0 can be "
+            "planned offline"
+        )
     sg = model.subgraphs[subgraph]
     planned = {t.index for t in sg.tensors if t.planned}
     for i, off in offsets_by_tensor_index.items():
         if not isinstance(i, (int, np.integer)) or not 0 <= i < len(sg.tensors):
             raise BadInput(f"offline plan names tensor {i!r}, not a tensor of subgraph {subgraph}")
         if i not in planned:
-            raise BadInput(f"tensor {i} ({sg.tensors[i].name!r}) is not planned by TFLM "
-                           "(constant, variable or empty): it cannot have an offset")
+            raise BadInput(
+                f"tensor {i} ({sg.tensors[i].name!r}) is not planned by TFLM "
+                "(constant, variable or empty): it cannot have an offset"
+            )
         if not isinstance(off, (int, np.integer)) or not 0 <= off <= MAX_OFFSET:
             raise BadInput(f"tensor {i}: offset {off!r} is not an int32 >= 0")
         if off % alignment:
             raise BadInput(f"tensor {i}: offset {off} is not a multiple of {alignment}")
-    words = plan_words([len(s.tensors) for s in model.subgraphs],
-                       {int(k): int(v) for k, v in offsets_by_tensor_index.items()}, planned)
+    words = plan_words(
+        [len(s.tensors) for s in model.subgraphs],
+        {int(k): int(v) for k, v in offsets_by_tensor_index.items()},
+        planned,
+    )
     data = _pack(src.read_bytes(), words)
     _write_atomic(dst, data)
     if read_model(dst).offline_plan != tuple(int(w) for w in words[3:]):

@@ -47,13 +47,17 @@ class OptimizeResult:
 def place_with_tflm(tp: TflmProblem, tensor_offsets: dict[str, int]) -> Plan:
     """Fix the tensors at `tensor_offsets` and let TFLM's greedy planner (the
     `tflm` strategy) place what TFLM places online: the scratch buffers."""
-    bufs = tuple(replace(b, offset=tensor_offsets[b.name]) if b.name in tp.tensor_buffers else b
-                 for b in tp.problem.buffers)
+    bufs = tuple(
+        replace(b, offset=tensor_offsets[b.name]) if b.name in tp.tensor_buffers else b
+        for b in tp.problem.buffers
+    )
     return plan(Problem(bufs, tp.problem.alignment), "tflm")
 
 
 def plan_offsets(
-    src: str | Path, strategy: str = "best", preserve_inputs: bool = False,
+    src: str | Path,
+    strategy: str = "best",
+    preserve_inputs: bool = False,
     time_limit: float = 10.0,
 ) -> tuple[TflmProblem, Plan, Plan, Plan]:
     """(problem, chosen plan, layout TFLM will realise, TFLM's own plan)."""
@@ -69,8 +73,10 @@ def plan_offsets(
     try:
         validate(tp.problem, realised.offsets)
     except Failure as e:
-        raise Failure(f"TFLM would place a scratch buffer where the plan needs a tensor "
-                      f"(preserve-inputs cannot be honoured with this plan): {e}") from None
+        raise Failure(
+            f"TFLM would place a scratch buffer where the plan needs a tensor "
+            f"(preserve-inputs cannot be honoured with this plan): {e}"
+        ) from None
     return tp, chosen, realised, own
 
 
@@ -109,13 +115,22 @@ def optimize(
         if verify_outputs:
             result = verify(src, tmp, runs=runs, seed=seed, inputs=inputs, timeout=timeout)
             if not result.verified:
-                raise Failure(f"{src}: the planned model's outputs differ from the original's "
-                              f"in TFLM ({result.first_difference}); nothing written")
+                raise Failure(
+                    f"{src}: the planned model's outputs differ from the original's "
+                    f"in TFLM ({result.first_difference}); nothing written"
+                )
         os.replace(tmp, dst)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return OptimizeResult(
-        str(dst), chosen.strategy, realised.arena_bytes, own.arena_bytes,
-        chosen.lower_bound_bytes, result.head_before if result else None,
-        result.head_after if result else None, bool(result and result.verified), result, offsets,
+        str(dst),
+        chosen.strategy,
+        realised.arena_bytes,
+        own.arena_bytes,
+        chosen.lower_bound_bytes,
+        result.head_before if result else None,
+        result.head_after if result else None,
+        bool(result and result.verified),
+        result,
+        offsets,
     )

@@ -97,8 +97,9 @@ def build(
         buffers.append(Buffer(name, align_up(nbytes, alignment), scope + shift, scope + shift))
         scratch_names.append(name)
     unmodelled = tuple(sorted({op.type for op in sg.ops if op.type in UNMODELLED}))
-    return TflmProblem(Problem(tuple(buffers), alignment), m, tensor_buffers,
-                       tuple(scratch_names), unmodelled)
+    return TflmProblem(
+        Problem(tuple(buffers), alignment), m, tensor_buffers, tuple(scratch_names), unmodelled
+    )
 
 
 def _lifetimes(m: TflmModel, order, preserve_inputs):
@@ -143,5 +144,7 @@ def _unique_names(tensors) -> dict[int, str]:
     seen: dict[str, int] = {}
     for t in tensors:
         seen[t.name] = seen.get(t.name, 0) + 1
-    return {t.index: t.name if t.name and seen[t.name] == 1 else f"{t.name or 'tensor'}#{t.index}"
-            for t in tensors}
+    return {
+        t.index: t.name if t.name and seen[t.name] == 1 else f"{t.name or 'tensor'}#{t.index}"
+        for t in tensors
+    }

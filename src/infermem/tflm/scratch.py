@@ -75,8 +75,16 @@ RULES: dict[str, Callable[[TflmSubgraph, TflmOp], list[int]]] = {
 # Kernels whose scratch requests depend on more than shapes (or that this module
 # does not model): a TFLM problem with one of them is reported as approximate.
 UNMODELLED = frozenset(
-    {"SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "BATCH_MATMUL", "TFLite_Detection_PostProcess",
-     "DECODE", "IF", "WHILE", "CALL_ONCE"}
+    {
+        "SVDF",
+        "UNIDIRECTIONAL_SEQUENCE_LSTM",
+        "BATCH_MATMUL",
+        "TFLite_Detection_PostProcess",
+        "DECODE",
+        "IF",
+        "WHILE",
+        "CALL_ONCE",
+    }
 )
 
 

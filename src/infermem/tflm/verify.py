@@ -31,8 +31,10 @@ class Difference:
     def __str__(self) -> str:
         if self.differing < 0:
             return f"output {self.output} on input set {self.input_set}: shape or dtype differs"
-        return (f"output {self.output} on input set {self.input_set}: {self.differing} "
-                f"element(s) differ, max |diff| = {self.max_abs_diff:g}")
+        return (
+            f"output {self.output} on input set {self.input_set}: {self.differing} "
+            f"element(s) differ, max |diff| = {self.max_abs_diff:g}"
+        )
 
 
 @dataclass(frozen=True)
@@ -80,5 +82,12 @@ def verify(
         first = compare(a, b, s)
         if first:
             break
-    return VerifyResult(first is None, len(sets), before.head_bytes, after.head_bytes,
-                        before.tail_bytes, after.tail_bytes, first)
+    return VerifyResult(
+        first is None,
+        len(sets),
+        before.head_bytes,
+        after.head_bytes,
+        before.tail_bytes,
+        after.tail_bytes,
+        first,
+    )
