@@ -1,0 +1,89 @@
+"""`infermem optimize MODEL -o OUT`: write infermem's arena plan into a copy of a
+.tflite model as TFLM offline-planned offsets, verified in TFLM first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "optimize",
+        help="write an arena plan into a copy of a .tflite model (TFLM OfflineMemoryAllocation)",
+    )
+    p.add_argument("model", help="a .tflite model (never modified)")
+    p.add_argument("-o", "--output", required=True, type=Path, help="the planned model to write")
+    p.add_argument("--strategy", default="best", help="planner strategy (default: best)")
+    p.add_argument("--time-limit", type=float, default=10.0, metavar="S",
+                   help="time limit for exact/search strategies, seconds")  # fmt: skip
+    p.add_argument("--preserve-inputs", action="store_true",
+                   help="keep graph inputs intact after inference")  # fmt: skip
+    p.add_argument("--no-verify", dest="verify", action="store_false",
+                   help="write without running original and planned model in TFLM")  # fmt: skip
+    p.add_argument("--runs", type=int, default=3, metavar="N",
+                   help="seeded random input sets to compare (default 3)")  # fmt: skip
+    p.add_argument("--inputs", nargs="+", metavar="X.npy", default=[],
+                   help="one more input set: one .npy per model input")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                   help="seconds one TFLM child process may take (default 120)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..errors import BadInput
+    from ..report.units import human_bytes
+    from ..tflm import optimize
+    from ..tflm._model import read_model
+    from ..tflm.inputs import load_inputs
+
+    if args.runs < 0:
+        raise BadInput(f"--runs must be >= 0, got {args.runs}")
+    if args.inputs and not args.verify:
+        raise BadInput("--inputs are compared by verification; drop --no-verify")
+    inputs = [load_inputs(read_model(args.model), args.inputs)] if args.inputs else []
+    if args.verify and args.runs == 0 and not inputs:
+        raise BadInput("verification needs --runs >= 1 or --inputs")
+    r = optimize(
+        args.model, args.output, strategy=args.strategy, preserve_inputs=args.preserve_inputs,
+        verify_outputs=args.verify, runs=args.runs, inputs=inputs, time_limit=args.time_limit,
+        seed=args.seed, timeout=args.timeout,
+    )  # fmt: skip
+    doc = {
+        "model": args.model,
+        "output": r.output,
+        "strategy": r.strategy,
+        "planned_arena_bytes": r.planned_arena_bytes,
+        "tflm_arena_bytes": r.tflm_arena_bytes,
+        "lower_bound_bytes": r.lower_bound_bytes,
+        "head_before": r.head_before,
+        "head_after": r.head_after,
+        "verified": r.verified,
+        "input_sets_compared": r.verification.input_sets if r.verification else 0,
+        "preserve_inputs": args.preserve_inputs,
+    }
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    c = Console()
+    c.print(
+        f"[bold]{args.model}[/bold] -> [bold]{r.output}[/bold]: planned arena head "
+        f"{human_bytes(r.planned_arena_bytes)} ({r.planned_arena_bytes:,} B, strategy "
+        f"{r.strategy}); TFLM's own plan {r.tflm_arena_bytes:,} B; lower bound "
+        f"{r.lower_bound_bytes:,} B"
+    )
+    if r.verification:
+        v = r.verification
+        saved = v.head_before - v.head_after
+        c.print(
+            f"verified in TFLM: outputs bit-identical on {v.input_sets} input set(s); "
+            f"measured head {v.head_before:,} B -> {v.head_after:,} B "
+            f"({saved:,} B saved, {saved / max(v.head_before, 1):.1%})"
+        )
+    else:
+        c.print("[yellow]not verified[/yellow] (--no-verify): TFLM trusts these offsets blindly")
+    return 0

@@ -1,0 +1,77 @@
+"""`infermem tflm measure MODEL`: the arena a model really uses in TFLite Micro."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("tflm", help="TensorFlow Lite Micro: measure the real arena")
+    tsub = p.add_subparsers(dest="tflm_command", metavar="ACTION", required=True)
+    m = tsub.add_parser(
+        "measure",
+        help="run the model in TFLM and report head, tail, total and the minimum arena_size",
+    )
+    m.add_argument("model", help="a .tflite model")
+    m.add_argument("--json", action="store_true", help="print the figures as JSON")
+    m.add_argument(
+        "--no-bisect", action="store_true", help="skip the search for the minimum arena_size"
+    )
+    m.add_argument("--arena", type=int, help="arena_size to run with (default: grow until it fits)")
+    m.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                   help="seconds one TFLM child process may take (default 120)")  # fmt: skip
+    m.set_defaults(func=run_measure)
+
+
+def run_measure(args) -> int:
+    from ..errors import BadInput
+    from ..report.units import human_bytes
+    from ..tflm import build, measure
+
+    if args.arena is not None and args.arena <= 0:
+        raise BadInput(f"--arena must be positive, got {args.arena}")
+    arena = measure(args.model, bisect=not args.no_bisect, arena=args.arena, timeout=args.timeout)
+    predicted = _predicted_head(build, args.model)
+    doc = {
+        "model": args.model,
+        "head_bytes": arena.head_bytes,
+        "tail_bytes": arena.tail_bytes,
+        "total_bytes": arena.total_bytes,
+        "min_arena_bytes": arena.min_arena_bytes,
+        "arena_size": arena.arena_size,
+        "predicted_head_bytes": predicted,
+        "source": "measured in the tflite-micro Python interpreter (RecordingMicroAllocator)",
+    }
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    t = Table(title=f"TFLM arena of {args.model} (measured)")
+    t.add_column("part")
+    t.add_column("bytes", justify="right")
+    t.add_column("", justify="right")
+    rows = [
+        ("head (planned tensors, scratch)", arena.head_bytes),
+        ("tail (persistent runtime data)", arena.tail_bytes),
+        ("total", arena.total_bytes),
+        ("minimum arena_size that runs", arena.min_arena_bytes),
+        ("head predicted by infermem (tflm planner)", predicted),
+    ]
+    for name, n in rows:
+        t.add_row(name, "-" if n is None else f"{n:,}", human_bytes(n))
+    Console().print(t)
+    return 0
+
+
+def _predicted_head(build, model) -> int | None:
+    """TFLM's own plan replayed by infermem; None where the model is outside the
+    modelled subset (several subgraphs)."""
+    from ..errors import InfermemError
+    from ..planners import plan
+
+    try:
+        return plan(build(model).problem, "tflm").arena_bytes
+    except InfermemError:
+        return None
