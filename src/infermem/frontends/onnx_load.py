@@ -1,0 +1,288 @@
+"""Untrusted bytes -> a checked `onnx.ModelProto`, before any shape work.
+
+Everything here is about refusing what we cannot honestly count: bytes that
+are not a model, external data that points outside the model's folder,
+control flow (its memory depends on the data), graph inputs whose shape is
+not fixed, and tensors too large to be real.  Each refusal is a `BadInput`
+one-liner; nothing here opens a file the user did not hand us.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ..errors import BadInput
+from ..graph import tensor_bytes
+
+DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def parse_model(data: bytes, where: str) -> onnx.ModelProto:
+    """Protobuf bytes -> ModelProto, or BadInput if they are not an ONNX model."""
+    if not data:
+        raise BadInput(f"{where}: not a valid ONNX model (empty file)")
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception as e:  # protobuf's DecodeError, or a RuntimeWarning turned error
+        raise BadInput(f"{where}: not a valid ONNX model ({one_line(e)})") from None
+    check_skeleton(model, where)
+    return model
+
+
+def one_line(e: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_skeleton(model: onnx.ModelProto, where: str) -> None:
+    """Random bytes can parse as a ModelProto full of unknown fields: demand the
+    parts every real model has."""
+    if model.ir_version <= 0 or not model.HasField("graph"):
+        raise BadInput(f"{where}: not a valid ONNX model (no IR version or no graph)")
+    if not model.graph.output:
+        raise BadInput(f"{where}: not a valid ONNX model (the graph has no outputs)")
+    for i, node in enumerate(model.graph.node):
+        if not node.op_type:
+            raise BadInput(f"{where}: not a valid ONNX model (node {i} has no op_type)")
+
+
+def describe(node: onnx.NodeProto, index: int) -> str:
+    """How error messages name a node: its name if it has one, else its position."""
+    label = repr(node.name) if node.name else f"#{index}"
+    return f"{label} ({op_name(node)})"
+
+
+def op_name(node: onnx.NodeProto) -> str:
+    """ONNX op_type, prefixed by its domain ('domain::OpType') outside the default one."""
+    if node.domain in DEFAULT_DOMAINS:
+        return node.op_type
+    return f"{node.domain}::{node.op_type}"
+
+
+def check_no_control_flow(graph: onnx.GraphProto) -> None:
+    """If/Loop/Scan (any node carrying a subgraph) run data-dependent code: refuse."""
+    graph_kinds = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+    for i, node in enumerate(graph.node):
+        if any(a.type in graph_kinds for a in node.attribute):
+            raise BadInput(f"not supported: control flow in node {describe(node, i)}")
+
+
+def check_operators_known(graph: onnx.GraphProto, opset: int) -> None:
+    """An operator ONNX does not define in the default domain is a typo or a
+    custom op we cannot infer shapes for: name it instead of failing later."""
+    for i, node in enumerate(graph.node):
+        if node.domain not in DEFAULT_DOMAINS:
+            continue
+        try:
+            known = onnx.defs.has(node.op_type)
+        except TypeError:  # an op_type pybind cannot pass on (undecodable bytes)
+            raise BadInput(f"node #{i} has an unreadable op_type {node.op_type!r}") from None
+        if not known:
+            raise BadInput(f"unknown operator {node.op_type!r} in node {describe(node, i)}")
+        try:
+            onnx.defs.get_schema(node.op_type, opset, "")
+        except onnx.defs.SchemaError:
+            raise BadInput(
+                f"operator {node.op_type!r} in node {describe(node, i)} "
+                f"does not exist in opset {opset}"
+            ) from None
+
+
+def run_checker(model: onnx.ModelProto) -> None:
+    """onnx.checker on the (weight-free) skeleton: dangling names, bad attributes,
+    unsorted nodes, duplicate outputs.  The checker insists that graph inputs and
+    outputs declare a shape, which real exporters (and runtimes) do not: give
+    the checker's copy an empty one; shape inference never sees it."""
+    model_copy = onnx.ModelProto()
+    model_copy.CopyFrom(model)
+    for v in (*model_copy.graph.input, *model_copy.graph.output):
+        if v.type.HasField("tensor_type") and not v.type.tensor_type.HasField("shape"):
+            v.type.tensor_type.shape.SetInParent()
+    try:
+        onnx.checker.check_model(model_copy)
+    except Exception as e:
+        raise BadInput(f"not a valid ONNX model ({one_line(e)})") from None
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    for o in model.opset_import:
+        if o.domain in DEFAULT_DOMAINS:
+            return int(o.version)
+    raise BadInput("the model imports no version of the default ONNX operator set")
+
+
+# --- external data -------------------------------------------------------------------
+
+
+def all_tensors(graph: onnx.GraphProto) -> list[onnx.TensorProto]:
+    """Initializers and the tensors carried by node attributes (Constant.value)."""
+    out = list(graph.initializer)
+    for node in graph.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR:
+                out.append(a.t)
+            elif a.type == onnx.AttributeProto.TENSORS:
+                out.extend(a.tensors)
+    return out
+
+
+def has_external_data(model: onnx.ModelProto) -> bool:
+    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in all_tensors(model.graph))
+
+
+def safe_location(base_dir: Path, location: str, tensor: str) -> Path:
+    """The file an external-data `location` names, only if it stays inside
+    `base_dir`.  Pure path arithmetic: the file is not opened here."""
+    bad = (
+        not location
+        or "\x00" in location
+        or os.path.isabs(location)
+        or location.startswith(("/", "\\"))
+        or (len(location) > 1 and location[1] == ":")
+    )
+    if bad:
+        raise BadInput(f"external data of tensor {tensor!r}: location {location!r} is not allowed")
+    root = Path(os.path.realpath(base_dir))
+    target = Path(os.path.realpath(root / location))
+    if target != root and root not in target.parents:
+        raise BadInput(
+            f"external data of tensor {tensor!r}: location {location!r} "
+            f"points outside the model's folder"
+        )
+    if not target.is_file():
+        raise BadInput(f"external data of tensor {tensor!r}: {location!r} is not a file")
+    return target
+
+
+def load_external_data(model: onnx.ModelProto, base_dir: Path | None) -> onnx.ModelProto:
+    """A copy of `model` with every external tensor's bytes read in, after
+    checking where they come from and how many there are."""
+    if not has_external_data(model):
+        return model
+    if base_dir is None:
+        raise BadInput("the model keeps tensors in external data but no folder was given")
+    model_copy = onnx.ModelProto()
+    model_copy.CopyFrom(model)
+    for t in all_tensors(model_copy.graph):
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            read_external_tensor(t, base_dir)
+    return model_copy
+
+
+def read_external_tensor(t: onnx.TensorProto, base_dir: Path) -> None:
+    info = {e.key: e.value for e in t.external_data}
+    path = safe_location(base_dir, info.get("location", ""), t.name)
+    want = tensor_bytes(tuple(t.dims), elem_dtype(t.data_type, t.name), t.name)
+    try:
+        offset = int(info.get("offset", "0"))
+        length = int(info.get("length", str(want)))
+    except ValueError:
+        raise BadInput(f"external data of tensor {t.name!r}: bad offset or length") from None
+    size = path.stat().st_size
+    if offset < 0 or length != want or offset + length > size:
+        raise BadInput(
+            f"external data of tensor {t.name!r}: needs {want} bytes at offset {offset} "
+            f"of {path.name} ({size} bytes), the model says {length}"
+        )
+    with open(path, "rb") as f:
+        f.seek(offset)
+        t.raw_data = f.read(length)
+    del t.external_data[:]
+    t.data_location = onnx.TensorProto.DEFAULT
+
+
+def tensor_to_array(t: onnx.TensorProto) -> np.ndarray:
+    """TensorProto -> ndarray, checking the claimed size before numpy allocates it."""
+    tensor_bytes(tuple(t.dims), elem_dtype(t.data_type, t.name), t.name)
+    try:
+        return numpy_helper.to_array(t)
+    except Exception as e:
+        raise BadInput(f"tensor {t.name!r}: unreadable data ({one_line(e)})") from None
+
+
+# --- graph inputs ---------------------------------------------------------------------
+
+
+def dims_of(vi: onnx.ValueInfoProto) -> tuple[int | str, ...] | None:
+    """Dims as ints, dim_param names, or '?' for unknown; None if no shape at all."""
+    tt = vi.type.tensor_type
+    if not tt.HasField("shape"):
+        return None
+    return tuple(
+        int(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim
+    )
+
+
+def fix_input_shapes(
+    inputs: Sequence[onnx.ValueInfoProto], input_shapes: Mapping[str, Sequence[int]]
+) -> list[onnx.ValueInfoProto]:
+    """Graph inputs with the user's shapes applied; BadInput for unknown names,
+    wrong ranks, conflicts with static dims, and dynamic dims left uncovered."""
+    by_name = {vi.name: vi for vi in inputs}
+    for name in input_shapes:
+        if name not in by_name:
+            known = ", ".join(by_name) or "none"
+            raise BadInput(f"--input-shape names {name!r}, not an input of the model ({known})")
+    out, dynamic = [], []
+    for vi in inputs:
+        if not vi.type.HasField("tensor_type"):
+            raise BadInput(f"not supported: graph input {vi.name!r} is not a tensor")
+        dims = dims_of(vi)
+        if vi.name in input_shapes:
+            out.append(with_shape(vi, dims, tuple(input_shapes[vi.name])))
+            continue
+        if dims is None or any(not isinstance(d, int) for d in dims):
+            dynamic.append((vi.name, dims))
+        out.append(vi)
+    if dynamic:
+        raise BadInput("dynamic input shape: " + "; ".join(dynamic_hint(n, d) for n, d in dynamic))
+    for vi in out:  # absurd dims are refused before C++ inference multiplies them
+        tensor_bytes(dims_of(vi) or (), elem_dtype(vi.type.tensor_type.elem_type, vi.name), vi.name)
+    return out
+
+
+def elem_dtype(elem_type: int, name: str) -> str:
+    """ONNX element type -> numpy dtype name ('float32', 'int8', ...)."""
+    try:
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)).name
+    except Exception:
+        raise BadInput(f"tensor {name!r} has no usable element type ({elem_type})") from None
+
+
+def dynamic_hint(name: str, dims: tuple[int | str, ...] | None) -> str:
+    if dims is None:
+        return f"{name} has no shape; pass --input-shape {name}=DxDx..."
+    guess = "x".join(str(d) if isinstance(d, int) else "1" for d in dims)
+    return f"{name} has dims {dims}; pass --input-shape {name}={guess}"
+
+
+def with_shape(
+    vi: onnx.ValueInfoProto, dims: tuple[int | str, ...] | None, shape: tuple[int, ...]
+) -> onnx.ValueInfoProto:
+    if any(not isinstance(d, (int, np.integer)) or d <= 0 for d in shape):
+        raise BadInput(f"--input-shape {vi.name}: dimensions must be positive, got {shape}")
+    if dims is not None and len(dims) != len(shape):
+        raise BadInput(
+            f"--input-shape {vi.name}: rank {len(shape)} {shape} does not match the "
+            f"model's rank {len(dims)} {dims}"
+        )
+    for axis, (have, want) in enumerate(zip(dims or (), shape, strict=False)):
+        if isinstance(have, int) and have != want:
+            raise BadInput(
+                f"--input-shape {vi.name}: the model fixes dim {axis} to {have}, not {want} "
+                f"(model dims {dims})"
+            )
+    new = onnx.ValueInfoProto()
+    new.CopyFrom(vi)
+    shape_proto = new.type.tensor_type.shape
+    shape_proto.ClearField("dim")
+    for d in shape:
+        shape_proto.dim.add().dim_value = int(d)
+    return new
