@@ -4,6 +4,7 @@ fixtures, and against malformed files it must refuse with one BadInput line."""
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import flatbuffers
@@ -276,3 +277,66 @@ def test_flipped_bytes_never_escape_as_other_errors(tmp_path):
             load(path)
         except BadInput:
             pass
+
+
+def _rename_and_mark(model) -> None:
+    sub = model.subgraphs[0]
+    act = _activation_index(model)
+    sub.tensors[act].isVariable = True
+    sub.tensors[1].name = sub.tensors[2].name
+    sub.tensors[3].name = b""
+    _set_code(model, 0, schema_fb.BuiltinOperator.CUSTOM)
+    model.operatorCodes[-1].customCode = b"MyOp"
+    plan = np.array([1, 1, len(sub.tensors), *([-1] * len(sub.tensors))], dtype="<i4")
+    buf = schema_fb.BufferT()
+    buf.data = plan.view(np.uint8)
+    model.buffers.append(buf)
+    entry = schema_fb.MetadataT()
+    entry.name, entry.buffer = b"OfflineMemoryAllocation", len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), entry]
+
+
+def test_names_variables_custom_ops_and_offline_plan(tmp_path):
+    g = load(_edited(tmp_path, SMALL, _rename_and_mark))
+    by_index = _by_index(g)
+    raw = read_model(SMALL).subgraphs[0].tensors
+    assert by_index[1].name == raw[2].name.decode()  # the first keeps the name
+    assert by_index[2].name == raw[2].name.decode() + "#2"  # the repeat gets its index
+    assert by_index[3].name == "tensor#3"
+    act = g.operators[0].outputs[0]
+    assert g.tensors[act].role in (Role.ACTIVATION, Role.OUTPUT)
+    assert g.meta["variables"] == (act,)
+    assert g.operators[0].type == "CUSTOM:MyOp"
+    n = len(g.tensors)
+    assert g.meta["offline_memory_allocation"] == (1, 1, n, *([-1] * n))
+    assert "OfflineMemoryAllocation" in g.meta["metadata"]
+
+
+def test_overlapping_vectors_are_refused_quickly(tmp_path):
+    """Thousands of operators sharing one long inputs vector: a reader without
+    a work budget would copy it thousands of times."""
+    b = flatbuffers.Builder(0)
+    vec = b.CreateNumpyVector(np.zeros(100_000, dtype=np.int32))
+    ops = []
+    for _ in range(3000):
+        schema_fb.OperatorStart(b)
+        schema_fb.OperatorAddInputs(b, vec)
+        ops.append(schema_fb.OperatorEnd(b))
+    schema_fb.SubGraphStartOperatorsVector(b, len(ops))
+    for op in reversed(ops):
+        b.PrependUOffsetTRelative(op)
+    op_vector = b.EndVector()
+    schema_fb.SubGraphStart(b)
+    schema_fb.SubGraphAddOperators(b, op_vector)
+    sub = schema_fb.SubGraphEnd(b)
+    schema_fb.ModelStartSubgraphsVector(b, 1)
+    b.PrependUOffsetTRelative(sub)
+    subs = b.EndVector()
+    schema_fb.ModelStart(b)
+    schema_fb.ModelAddVersion(b, 3)
+    schema_fb.ModelAddSubgraphs(b, subs)
+    b.Finish(schema_fb.ModelEnd(b), file_identifier=b"TFL3")
+    t0 = time.perf_counter()
+    msg = _refused(tmp_path, bytes(b.Output()))
+    assert "overlap" in msg
+    assert time.perf_counter() - t0 < 2.0

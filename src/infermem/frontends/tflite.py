@@ -254,10 +254,11 @@ def _roles(fb: FbModel, source: str) -> list[Role]:
     written = {i for op in fb.operators for i in op.outputs}
     roles = []
     for t in fb.tensors:
-        constant = fb.buffers[t.buffer] is not None
-        if constant and (t.index in ins or t.index in written or t.is_variable):
+        if t.external:
+            raise BadInput(f"{source}: tensor {t.index} keeps its data in an external file")
+        constant = fb.buffers[t.buffer] is not None and not t.is_variable
+        if constant and (t.index in ins or t.index in written):
             what = "a graph input" if t.index in ins else "written by an operator"
-            what = "a variable" if t.is_variable else what
             raise BadInput(f"{source}: tensor {t.index} has constant data but is {what}")
         if constant:
             roles.append(Role.WEIGHT)

@@ -45,6 +45,7 @@ class FbTensor:
     is_variable: bool
     quant: FbQuant | None
     sparse: bool
+    external: bool  # data in a file outside the model (ExternalBuffer)
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ def _tensor(t: Any, index: int, budget: _Budget) -> FbTensor:
         is_variable=bool(t.IsVariable()),
         quant=_quant(t.Quantization(), budget, what),
         sparse=t.Sparsity() is not None,
+        external=int(t.ExternalBuffer()) != 0,
     )
 
 
