@@ -51,6 +51,7 @@ def test_tensors_match_litert(path):
     assert len(details) == n, "LiteRT and infermem see different tensors"
     for d in details:
         t = by_index[d["index"]]
+        assert t.name == d["name"] or t.name.startswith(f"{d['name'] or 'tensor'}#")
         assert t.shape == tuple(int(x) for x in d["shape"]), t.name
         assert np.dtype(t.dtype) == np.dtype(d["dtype"]), t.name
         q = d["quantization_parameters"]
@@ -188,6 +189,11 @@ def _set_input(op, index: int) -> None:
     op.inputs = np.array([index, *op.inputs[1:]], dtype=np.int32)
 
 
+def _two_writers(model) -> None:
+    ops = model.subgraphs[0].operators
+    ops[1].outputs = np.array(ops[0].outputs, dtype=np.int32)
+
+
 def _activation_index(model) -> int:
     return model.subgraphs[0].operators[0].outputs[0]
 
@@ -213,10 +219,11 @@ def _activation_index(model) -> int:
             "invalid dimension",
         ),
         (lambda m: setattr(m.subgraphs[0].tensors[0], "buffer", 10**6), "buffer 1000000"),
+        (_two_writers, "written by operators 0 and 1"),
         (lambda m: setattr(m.subgraphs[0].tensors[0], "type", schema_fb.TensorType.INT4), "INT4"),
         (lambda m: setattr(m, "subgraphs", []), "no subgraph"),
     ],
-    ids=["while", "opcode", "tensor", "huge", "negative", "buffer", "int4", "empty"],
+    ids=["while", "opcode", "tensor", "huge", "negative", "buffer", "writers", "int4", "empty"],
 )
 def test_edited_models_are_refused(tmp_path, edit, message):
     path = _edited(tmp_path, SMALL, edit)

@@ -102,6 +102,7 @@ def unique_names(tensors: Sequence[FbTensor]) -> list[str]:
 
 def _check_indices(fb: FbModel, source: str) -> None:
     n_t, n_c = len(fb.tensors), len(fb.opcodes)
+    writer: dict[int, int] = {}
     for op in fb.operators:
         if not 0 <= op.opcode_index < n_c:
             raise BadInput(
@@ -116,6 +117,11 @@ def _check_indices(fb: FbModel, source: str) -> None:
                 )
         if -1 in op.outputs:
             raise BadInput(f"{source}: operator {op.index} has an absent (-1) output")
+        for i in op.outputs:
+            if writer.setdefault(i, op.index) != op.index:
+                raise BadInput(
+                    f"{source}: tensor {i} is written by operators {writer[i]} and {op.index}"
+                )
     for kind, idx in (("input", fb.inputs), ("output", fb.outputs)):
         for i in idx:
             if not 0 <= i < n_t:
