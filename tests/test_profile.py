@@ -74,9 +74,11 @@ def onnx_peak_first_principles(path: Path) -> int:
         if all(t in const for t in ins):  # ConstantOfShape of a constant shape, Constant, ...
             const.update(node.output)
             continue
+        outs = [t for t in node.output if t]
         if node.op_type in VIEWS:
             view_of[node.output[0]] = node.input[0]
-        steps.append(([t for t in ins if t not in const], [t for t in node.output if t]))
+            outs = outs[:1]  # Dropout's mask is not computed in inference
+        steps.append(([t for t in ins if t not in const], outs))
     elem = {}
     for vi in [*g.value_info, *g.input, *g.output]:
         tt = vi.type.tensor_type

@@ -9,21 +9,18 @@ from ..profile import Profile
 from .units import human_bytes, human_count, shape_str
 
 
-def render_profile(p: Profile, console: Console, max_live_names: int = 4) -> None:
+def render_profile(p: Profile, console: Console) -> None:
     table = Table(title=f"{p.model} ({p.format}) — live arena per operator, file order")
     for col, justify in (("step", "right"), ("op", "right"), ("type", "left"),
                          ("output shape", "left"), ("live", "right"), ("MACs", "right"),
-                         ("live tensors", "left")):
+                         ("# live", "right")):
         table.add_column(col, justify=justify)
     for r in p.operators:
-        names = list(r.live_tensors)
-        live = ", ".join(names[:max_live_names]) + (f" +{len(names) - max_live_names}"
-                                                    if len(names) > max_live_names else "")
         is_peak = r.step == p.peak_step
         table.add_row(
             str(r.step), str(r.index), r.type,
             ", ".join(shape_str(s) for _, s in r.outputs),
-            human_bytes(r.live_bytes), human_count(r.macs), live,
+            human_bytes(r.live_bytes), human_count(r.macs), str(len(r.live_tensors)),
             style="bold red" if is_peak else None,
         )
     console.print(table)
