@@ -482,3 +482,36 @@ def test_external_data_of_the_wrong_length_is_refused(tmp_path):
     (tmp_path / "m" / "w.bin").write_bytes(b"\0" * 100)
     with pytest.raises(BadInput, match="needs 256 bytes"):
         load(path)
+
+
+def test_stale_shape_annotations_are_dropped_not_trusted():
+    model = make_model(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Relu", ["r"], ["y"])],
+        [vi("x", [1, 4])],
+        [vi("y", [7])],  # wrong rank: an old export's leftover
+    )
+    model.graph.value_info.append(vi("r", [3, 3, 3]))
+    g = graph_from_model(model)
+    assert g.tensors["r"].shape == (1, 4) and g.tensors["y"].shape == (1, 4)
+
+
+def test_quantize_of_a_float_weight_folds_to_an_integer_weight():
+    w = np.linspace(-1, 1, 32, dtype=np.float32).reshape(8, 4)
+    nodes = [
+        helper.make_node("QuantizeLinear", ["w", "s", "z"], ["wq"]),
+        helper.make_node("DequantizeLinear", ["wq", "s", "z"], ["wd"]),
+        helper.make_node("MatMul", ["x", "wd"], ["y"]),
+    ]
+    inits = [
+        numpy_helper.from_array(w, "w"),
+        numpy_helper.from_array(np.array(1 / 127, np.float32), "s"),
+        numpy_helper.from_array(np.array(0, np.int8), "z"),
+    ]
+    g = graph_from_model(make_model(nodes, [vi("x", [2, 8])], [vi("y", None)], inits))
+    assert [op.type for op in g.operators] == ["DequantizeLinear", "MatMul"]
+    wq = g.tensors["wq"]
+    assert wq.role is Role.WEIGHT and wq.dtype == "int8" and "w" not in g.tensors
+    assert np.array_equal(wq.data, np.clip(np.rint(w * 127), -128, 127).astype(np.int8))
+    assert wq.quant is not None and wq.quant.zero_point == (0,)
+    assert g.tensors["wd"].role is Role.ALIAS and g.tensors["wd"].alias_of == "wq"
+    assert g.weights_bytes == 32 + 4 + 1

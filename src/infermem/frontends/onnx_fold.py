@@ -53,6 +53,11 @@ def is_static(dims: Dims | None) -> bool:
     return dims is not None and all(isinstance(d, int) and d >= 0 for d in dims)
 
 
+def known(shapes: Shapes, name: str) -> bool:
+    """Does inference give `name` an element type and a static shape?"""
+    return name in shapes and shapes[name][0] != 0 and is_static(shapes[name][1])
+
+
 # --- shape inference on a skeleton ------------------------------------------------------
 
 
@@ -302,21 +307,35 @@ def fold_and_infer(
     model: onnx.ModelProto,
     inputs: Sequence[onnx.ValueInfoProto],
     consts: dict[str, np.ndarray],
-    keep_value_info: bool,
+    use_annotations: bool,
     opset: int,
 ) -> tuple[list[tuple[int, onnx.NodeProto]], Shapes]:
     """Alternate shape inference and folding until nothing folds.  Returns the
     remaining (file index, node) pairs and the final shapes; `consts` grows."""
     nodes = list(enumerate(model.graph.node))
     keep = {o.name for o in model.graph.output}
-    for round_ in range(MAX_FOLD_ROUNDS):
-        skel = skeleton(model, [n for _, n in nodes], inputs, consts, keep_value_info)
-        if round_ == 0:
+
+    def shapes_of(nodes: list[tuple[int, onnx.NodeProto]], first: bool) -> Shapes:
+        """Inference from the inputs alone; the file's own annotations (value_info,
+        output shapes) only fill what inference cannot: non-strict inference
+        would silently keep a stale annotation that contradicts it."""
+        skel = skeleton(model, [n for _, n in nodes], inputs, consts, False)
+        if first:
             run_checker(skel)
         shapes = infer(skel)
+        missing = [o for _, n in nodes for o in n.output if o and not known(shapes, o)]
+        if missing and use_annotations:
+            try:
+                noted = infer(skeleton(model, [n for _, n in nodes], inputs, consts, True))
+            except BadInput:
+                return shapes
+            shapes.update({o: noted[o] for o in missing if known(noted, o)})
+        return shapes
+
+    for round_ in range(MAX_FOLD_ROUNDS):
+        shapes = shapes_of(nodes, round_ == 0)
         remaining = fold_pass(nodes, consts, shapes, keep, opset)
         if len(remaining) == len(nodes):
             return nodes, shapes
         nodes = remaining
-    skel = skeleton(model, [n for _, n in nodes], inputs, consts, keep_value_info)
-    return nodes, infer(skel)
+    return nodes, shapes_of(nodes, False)
