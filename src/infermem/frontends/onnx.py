@@ -36,12 +36,18 @@ from .onnx_qdq import dequantized_views, is_qdq, quant_params
 
 # Operators whose (first) output is a view of their first input: no new bytes.
 VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
+PROTOBUF_LIMIT = (1 << 31) - 1
 
 
 def load_onnx(path: Path, input_shapes: Mapping[str, tuple[int, ...]]) -> Graph:
     """Read an .onnx file (never modified) into a Graph; BadInput for anything wrong."""
     path = Path(path)
     try:
+        if path.stat().st_size > PROTOBUF_LIMIT:
+            raise BadInput(
+                f"{path}: not a valid ONNX model (over protobuf's 2 GiB limit; "
+                f"models this large keep their weights in external data)"
+            )
         data = path.read_bytes()
     except OSError as e:
         raise BadInput(f"{path}: cannot read ({e.strerror or e})") from None
@@ -70,12 +76,11 @@ def graph_from_model(
         raise BadInput("not supported: sparse initializers")
     opset = L.default_opset(model)
     L.check_operators_known(model.graph, opset)
-    model = L.load_external_data(model, base_dir)
-
     initializer_names = {t.name for t in model.graph.initializer}
-    consts = {t.name: L.tensor_to_array(t) for t in model.graph.initializer}
     declared = [vi for vi in model.graph.input if vi.name not in initializer_names]
-    inputs = L.fix_input_shapes(declared, input_shapes)
+    inputs = L.fix_input_shapes(declared, input_shapes)  # cheap refusals before reading weights
+    model = L.load_external_data(model, base_dir)
+    consts = {t.name: L.tensor_to_array(t) for t in model.graph.initializer}
     nodes, shapes = fold_and_infer(model, inputs, consts, not input_shapes, opset)
     return build_graph(model, name, inputs, nodes, shapes, consts, opset)
 
@@ -126,7 +131,10 @@ def build_graph(
         [(op.type, op.inputs, op.outputs) for op in ops],
         [op.attrs for op in ops],
         consts,
-        {k: len(d) for k, (_, d) in shapes.items() if d is not None},
+        {
+            **{k: len(d) for k, (_, d) in shapes.items() if d is not None},
+            **{k: a.ndim for k, a in consts.items()},
+        },
     )
     tensors: dict[str, Tensor] = {}
 
