@@ -1,0 +1,107 @@
+"""One preallocated byte buffer and every activation as a numpy view into it.
+
+The arena is allocated once, `arena_bytes` long, and never grows.  Each arena
+tensor (input, output, activation) is a view at its planned offset with its own
+dtype and shape; a view op's output (alias) is its root's bytes reshaped.
+Weights live outside the arena, read-only, exactly as the frontend holds them
+(no copy); a QDQ model's dequantized weights are computed once and kept beside
+them (`prepared_bytes`), and its dequantized activations are `QView`s over
+their integer bytes (qview.py).  Nothing here checks that the plan is *safe* — running it is how
+`verify` finds out — but a plan that does not fit the model (a missing
+tensor, a tensor past the arena's end) is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..errors import BadInput
+from ..graph import Graph, Role, Tensor
+from .qview import QView, qview
+
+ARENA_ALIGNMENT = 64  # the buffer's own start, so that planned alignments hold
+
+
+class Arena:
+    """`buffer` is the arena (uint8); `views[name]` the array of every tensor
+    the graph names (arena views, alias views, read-only weights)."""
+
+    def __init__(self, graph: Graph, offsets: Mapping[str, int], arena_bytes: int) -> None:
+        if not isinstance(arena_bytes, (int, np.integer)) or arena_bytes < 0:
+            raise BadInput(f"arena size must be a non-negative integer, got {arena_bytes!r}")
+        self.graph = graph
+        self.offsets = {k: int(v) for k, v in offsets.items()}
+        self.nbytes = int(arena_bytes)
+        raw = np.zeros(self.nbytes + ARENA_ALIGNMENT, dtype=np.uint8)
+        skip = -raw.ctypes.data % ARENA_ALIGNMENT
+        self.buffer = raw[skip : skip + self.nbytes]
+        self.base = self.buffer.ctypes.data
+        used = {*graph.inputs, *graph.outputs}
+        for op in graph.operators:
+            used.update(t for t in (*op.inputs, *op.outputs) if t)
+        self.prepared_bytes = 0  # dequantized weights: derived from weights, kept beside them
+        self.views: dict[str, np.ndarray | QView] = {
+            n: self._view(n) for n in graph.tensors if n in used
+        }
+
+    def _view(self, name: str) -> np.ndarray | QView:
+        t = self.graph.tensors[name]
+        root = self.graph.tensors[self.graph.root(name)]
+        dequantized = t.dtype != root.dtype  # QDQ: a float view of integer bytes
+        if root.role is Role.WEIGHT:
+            w = _weight(root).reshape(t.shape)
+            if dequantized:
+                w = qview(t, root, w).load(w, (), None)
+                w.flags.writeable = False
+                self.prepared_bytes += w.nbytes
+            return w
+        if not root.is_arena:
+            raise BadInput(f"tensor {name!r} views {root.name!r}, which is neither a weight "
+                           "nor an arena tensor")
+        if dequantized:
+            return qview(t, root, self.place(root))
+        if t.nbytes != root.nbytes:
+            raise BadInput(f"view {name!r} {t.shape}/{t.dtype} does not match the bytes of "
+                           f"{root.name!r} {root.shape}/{root.dtype}")
+        return self.place(root).reshape(t.shape)
+
+    def place(self, t: Tensor) -> np.ndarray:
+        """The arena view of root tensor `t` at its planned offset."""
+        if t.nbytes == 0:
+            return np.empty(t.shape, dtype=t.dtype)
+        if t.name not in self.offsets:
+            raise BadInput(
+                f"the plan has no offset for arena tensor {t.name!r}: was it made for "
+                "another model (or another execution order)?"
+            )
+        off, n = self.offsets[t.name], t.nbytes
+        if off < 0 or off + n > self.nbytes:
+            raise BadInput(
+                f"tensor {t.name!r} at offset {off} ({n} bytes) does not fit in the "
+                f"{self.nbytes}-byte arena"
+            )
+        return np.ndarray(t.shape, dtype=t.dtype, buffer=self.buffer, offset=off)
+
+    def view(self, name: str) -> np.ndarray:
+        return self.views[name]
+
+    def contains(self, a: np.ndarray) -> bool:
+        addr = a.__array_interface__["data"][0]
+        return self.base <= addr < self.base + self.nbytes
+
+
+def _weight(t: Tensor) -> np.ndarray:
+    """A read-only view of a weight's data (the frontend's array is not copied)."""
+    if t.data is None:
+        raise BadInput(f"weight {t.name!r} has no data")
+    data = np.asarray(t.data)
+    if tuple(data.shape) != tuple(t.shape) or str(data.dtype) != t.dtype:
+        if data.size != int(np.prod(t.shape)):
+            raise BadInput(f"weight {t.name!r}: data of shape {data.shape} does not match "
+                           f"{t.shape}")
+        data = data.reshape(t.shape).astype(t.dtype, copy=False)
+    view = data.view()
+    view.flags.writeable = False
+    return view

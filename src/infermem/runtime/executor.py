@@ -1,0 +1,118 @@
+"""Run a Graph inside one preallocated arena at a plan's offsets.
+
+    ex = Executor(graph, plan.offsets, plan.arena_bytes, order)
+    outputs = ex.run({"input": x})            # views into the arena
+    outputs, trace = run(graph, plan, inputs, trace=True)
+
+The loop is tiny on purpose: for each operator in the schedule, hand its
+kernel the arena views of its tensors through a `KernelIO`.  Kernels are bound
+once (shapes checked, unsupported operators refused) before the arena is
+touched.  Hooks (`before`, `after`) let `verify` compare every tensor with a
+reference as soon as it is written and again just before it is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import BadInput
+from ..graph import Graph, Operator, check_order
+from ..planners.problem import Plan
+from .arena import Arena
+from .blas import one_blas_thread
+from .kernels import Kernel, KernelIO, check_supported, kernel_for
+from .qview import QView
+from .trace import Recorder, Trace
+
+Hook = Callable[[int, Operator], None]
+
+
+class Executor:
+    """A graph bound to its kernels and an arena laid out by a plan."""
+
+    def __init__(self, graph: Graph, offsets: Mapping[str, int], arena_bytes: int,
+                 order: Sequence[int] | None = None) -> None:
+        self.graph = graph
+        self.order = tuple(graph.file_order if order is None else order)
+        check_order(graph, self.order)
+        check_supported(graph)
+        self.kernels: list[Kernel | None] = [kernel_for(op, graph) for op in graph.operators]
+        self.arena = Arena(graph, offsets, arena_bytes)
+
+    @classmethod
+    def from_plan(cls, graph: Graph, plan: Plan, order: Sequence[int] | None = None) -> Executor:
+        return cls(graph, plan.offsets, plan.arena_bytes, order)
+
+    @property
+    def scratch_bytes(self) -> int:
+        """The most scratch any one kernel declares (kernels run one at a time)."""
+        return max((k.scratch_bytes for k in self.kernels if k), default=0)
+
+    @property
+    def prepared_bytes(self) -> int:
+        """Constants derived from weights at prepare time (kept beside the weights)."""
+        return self.arena.prepared_bytes + sum(k.prepared_bytes for k in self.kernels if k)
+
+    def load_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
+        g = self.graph
+        unknown = set(inputs) - set(g.inputs)
+        if unknown:
+            raise BadInput(f"no graph input named {sorted(unknown)[0]!r}; inputs are "
+                           f"{list(g.inputs)}")
+        for name in g.inputs:
+            if name not in inputs:
+                raise BadInput(f"graph input {name!r} was not given")
+            value, dst = np.asarray(inputs[name]), self.arena.views[name]
+            if tuple(value.shape) != tuple(dst.shape):
+                raise BadInput(f"input {name!r} has shape {value.shape}, the model wants "
+                               f"{dst.shape}")
+            if not np.can_cast(value.dtype, dst.dtype, casting="same_kind"):
+                raise BadInput(f"input {name!r} is {value.dtype}, the model wants {dst.dtype}")
+            np.copyto(dst, value, casting="same_kind")
+
+    def run(self, inputs: Mapping[str, np.ndarray], trace: Trace | None = None,
+            before: Hook | None = None, after: Hook | None = None) -> dict[str, np.ndarray]:
+        """Run once; outputs are views into the arena, valid until the next run."""
+        self.load_inputs(inputs)
+        with one_blas_thread():
+            self._loop(trace, before, after)
+        return {name: self.value(name) for name in self.graph.outputs}
+
+    def _loop(self, trace: Trace | None, before: Hook | None, after: Hook | None) -> None:
+        views, a = self.arena.views, self.arena
+        for step, i in enumerate(self.order):
+            op = self.graph.operators[i]
+            if before is not None:
+                before(step, op)
+            kernel = self.kernels[i]
+            if kernel is not None:
+                rec = None
+                if trace is not None:
+                    rec = Recorder(trace, i, a.base, a.nbytes,
+                                   [self.graph.root(t) if t else "" for t in op.inputs],
+                                   [self.graph.root(t) if t else "" for t in op.outputs])
+                io = KernelIO([views[t] if t else None for t in op.inputs],
+                              [views[t] if t else None for t in op.outputs], rec)
+                kernel.run(io)
+            if after is not None:
+                after(step, op)
+
+    def value(self, name: str) -> np.ndarray:
+        """The current value of any tensor (dequantized for a QDQ float view)."""
+        v = self.arena.views[name]
+        return v.load(v.ints, (), None) if isinstance(v, QView) else v
+
+    def new_trace(self) -> Trace:
+        return Trace(dict(self.arena.offsets))
+
+
+def run(graph: Graph, plan: Plan, inputs: Mapping[str, np.ndarray], trace: bool = False,
+        order: Sequence[int] | None = None):
+    """Run `graph` in the arena `plan` lays out.  Returns copies of the outputs,
+    and with `trace=True` also the Trace of every chunk's reads and writes."""
+    ex = Executor.from_plan(graph, plan, order)
+    tr = ex.new_trace() if trace else None
+    outs = {k: np.array(v) for k, v in ex.run(inputs, trace=tr).items()}
+    return (outs, tr) if trace else outs

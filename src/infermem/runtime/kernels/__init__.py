@@ -1,0 +1,56 @@
+"""The kernel registry: ONNX op_type -> kernel class, one small class per operator.
+
+`kernel_for(op, graph)` binds an operator to its kernel, or returns None for
+an operator that moves no bytes (a view op whose output aliases its input,
+a Q/DQ whose integer and float sides share bytes).  Unsupported operators
+are refused up front, all of them named in one message.
+"""
+
+from __future__ import annotations
+
+from ...errors import BadInput
+from ...graph import Graph, Operator
+from . import conv, elementwise, matmul, pool, qlinear, quant, reduce, shape  # noqa: F401
+from .base import CHUNK_ELEMS, Kernel, KernelIO
+from .registry import KERNELS, register
+
+__all__ = ["CHUNK_ELEMS", "KERNELS", "Kernel", "KernelIO", "kernel_for", "register",
+           "supported", "check_supported"]
+
+# Operators that do nothing when their output and input share one root buffer.
+NO_BYTES_WHEN_SHARED = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity",
+                                  "Dropout", "QuantizeLinear", "DequantizeLinear"})
+
+
+def supported() -> list[str]:
+    return sorted(KERNELS)
+
+
+def moves_no_bytes(op: Operator, graph: Graph) -> bool:
+    """True for operators whose outputs already hold their values once the
+    inputs do: views (Reshape, ... aliased by the frontend) and the Q/DQ
+    operators of a QDQ model whose two sides are one integer tensor."""
+    outs = [t for t in op.outputs if t]
+    if op.type not in NO_BYTES_WHEN_SHARED or not outs or not op.inputs or not op.inputs[0]:
+        return False
+    return len(outs) == 1 and graph.root(outs[0]) == graph.root(op.inputs[0])
+
+
+def check_supported(graph: Graph) -> None:
+    missing = sorted({op.type for op in graph.operators
+                      if op.type not in KERNELS and not moves_no_bytes(op, graph)})
+    if missing:
+        raise BadInput(
+            f"the arena executor has no kernel for operator type(s) {', '.join(missing)} "
+            f"(model {graph.name!r}); supported: {', '.join(supported())}"
+        )
+
+
+def kernel_for(op: Operator, graph: Graph) -> Kernel | None:
+    if moves_no_bytes(op, graph):
+        return None
+    cls = KERNELS.get(op.type)
+    if cls is None:
+        raise BadInput(f"operator {op.index} ({op.type} {op.name!r}): the arena executor has "
+                       f"no kernel for {op.type}")
+    return cls(op, graph)
