@@ -21,6 +21,8 @@ def add_parser(sub) -> None:
                    help="time limit for exact/search strategies, seconds")  # fmt: skip
     p.add_argument("--preserve-inputs", action="store_true",
                    help="keep graph inputs intact after inference")  # fmt: skip
+    p.add_argument("--reorder", action="store_true",
+                   help="also rewrite the operators in the lowest-peak order")  # fmt: skip
     p.add_argument("--no-verify", dest="verify", action="store_false",
                    help="write without running original and planned model in TFLM")  # fmt: skip
     p.add_argument("--runs", type=int, default=3, metavar="N",
@@ -51,7 +53,7 @@ def run(args) -> int:
     r = optimize(
         args.model, args.output, strategy=args.strategy, preserve_inputs=args.preserve_inputs,
         verify_outputs=args.verify, runs=args.runs, inputs=inputs, time_limit=args.time_limit,
-        seed=args.seed, timeout=args.timeout,
+        seed=args.seed, timeout=args.timeout, reorder=args.reorder,
     )  # fmt: skip
     doc = {
         "model": args.model,
@@ -65,6 +67,7 @@ def run(args) -> int:
         "verified": r.verified,
         "input_sets_compared": r.verification.input_sets if r.verification else 0,
         "preserve_inputs": args.preserve_inputs,
+        "reordered": args.reorder,
     }
     if args.json:
         print(json.dumps(doc, indent=2))

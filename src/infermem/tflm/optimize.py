@@ -80,6 +80,28 @@ def plan_offsets(
     return tp, chosen, realised, own
 
 
+def _temp(dst: Path) -> str:
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tflite", dir=dst.parent)
+    os.close(fd)
+    return tmp
+
+
+def _write_best_order(src: Path, dst: str, time_limit: float) -> bool:
+    """Write `src` with subgraph 0's operators in the order with the lowest
+    live-set peak; False (nothing to do) when the file's own order is best."""
+    from ..frontends import load
+    from ..schedule import best_order, write_order_tflite
+
+    graph = load(src)
+    if len(graph.operators) != len(build(src).model.main.ops):
+        raise BadInput(f"{src}: the graph's operators do not map one to one onto the file's")
+    order = tuple(best_order(graph, time_limit=time_limit).order)
+    if order == tuple(range(len(order))):
+        return False
+    write_order_tflite(src, dst, order)
+    return True
+
+
 def _tensors(tp: TflmProblem, p: Plan) -> dict[str, int]:
     return {n: o for n, o in p.offsets.items() if n in tp.tensor_buffers}
 
@@ -95,22 +117,26 @@ def optimize(
     time_limit: float = 10.0,
     seed: int = 0,
     timeout: float = 120.0,
+    reorder: bool = False,
 ) -> OptimizeResult:
     """Write `src` with an offline plan to `dst`; with `verify_outputs`, only after
     TFLM ran both on the same inputs with bit-identical outputs (else Failure,
-    nothing written)."""
+    nothing written).  With `reorder`, the operators are first rewritten in the
+    order with the lowest live-set peak (TFLM runs them in file order)."""
     src, dst = Path(src), Path(dst)
     if dst.resolve() == src.resolve() or (dst.exists() and dst.samefile(src)):
         raise BadInput(f"{dst}: refusing to overwrite the input model; give another output path")
     if runs < 0:
         raise BadInput(f"runs must be >= 0, got {runs}")
-    tp, chosen, realised, own = plan_offsets(src, strategy, preserve_inputs, time_limit)
-    offsets = {tp.tensor_buffers[n]: o for n, o in _tensors(tp, realised).items()}
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tflite", dir=dst.parent)
-    os.close(fd)
+    tmp, ordered = _temp(dst), _temp(dst)
     try:
-        write_offline_plan(src, tmp, offsets)
+        base = ordered if reorder and _write_best_order(src, ordered, time_limit) else src
+        tp, chosen, realised, own = plan_offsets(base, strategy, preserve_inputs, time_limit)
+        if base != src:
+            own = plan(build(src).problem, "tflm")  # TFLM's plan of the file as given
+        offsets = {tp.tensor_buffers[n]: o for n, o in _tensors(tp, realised).items()}
+        write_offline_plan(base, tmp, offsets)
         result = None
         if verify_outputs:
             result = verify(src, tmp, runs=runs, seed=seed, inputs=inputs, timeout=timeout)
@@ -122,6 +148,7 @@ def optimize(
         os.replace(tmp, dst)
     finally:
         Path(tmp).unlink(missing_ok=True)
+        Path(ordered).unlink(missing_ok=True)
     return OptimizeResult(
         str(dst),
         chosen.strategy,
