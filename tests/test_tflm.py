@@ -173,9 +173,26 @@ def test_problem_sizes_and_lifetimes_follow_tflm():
     assert s.size == 4 * int(np.prod(m.tensors[mean.outputs[0]].shape))
 
 
-def test_multi_subgraph_and_bad_order_refused():
+def test_multi_subgraph_and_bad_order_refused(tmp_path):
+    """TFLM indexes offline offsets by in-subgraph tensor index, so only
+    single-subgraph models are planned; a bad operator order is refused."""
+    import copy
+
+    import flatbuffers
+
     with pytest.raises(BadInput, match="order"):
         tflm_problem(MOBILENET, order=[0, 0])
+    fb = schema()
+    m = fb.ModelT.InitFromObj(fb.Model.GetRootAs(MOBILENET.read_bytes(), 0))
+    m.subgraphs.append(copy.deepcopy(m.subgraphs[0]))
+    b = flatbuffers.Builder(0)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    two = tmp_path / "two.tflite"
+    two.write_bytes(bytes(b.Output()))
+    with pytest.raises(BadInput, match="2 subgraphs"):
+        tflm_problem(two)
+    with pytest.raises(BadInput, match="subgraphs"):
+        optimize(two, tmp_path / "out.tflite")
 
 
 # ---- optimize: offline plans verified in TFLM ------------------------------------------
