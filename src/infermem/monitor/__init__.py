@@ -1,0 +1,34 @@
+"""Runtime memory monitor: what a program's memory does over time, phase by phase.
+
+`Monitor` samples this process; `monitor_model` and `monitor_command` run a
+model or any command in a child process and watch it from outside.  Only
+`Monitor` is imported eagerly (it needs nothing beyond the standard library,
+so a child in a bare environment can use it); the rest loads on first use.
+"""
+
+from __future__ import annotations
+
+from .session import Monitor
+
+_LAZY = {
+    "monitor_model": "runner",
+    "monitor_command": "runner",
+    "MonitorResult": "result",
+    "RunError": "result",
+    "PhaseStats": "phases",
+    "Iterations": "phases",
+    "Timeline": "timeline",
+    "LeakVerdict": "leak",
+    "detect_leak": "leak",
+    "runs_to_detect": "leak",
+}
+
+__all__ = ["Monitor", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

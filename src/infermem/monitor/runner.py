@@ -1,0 +1,216 @@
+"""Run a program in a child process and watch its memory from outside.
+
+The parent samples the child's RSS (and USS) with its own thread, so the
+child pays nothing for sampling; the child's `Monitor`, if it has one, writes
+phase and iteration events to a file named in its environment.  At exit the
+parent reads the kernel's high-water mark for the child (`wait4`), which
+catches a peak between two samples.  Whatever happens (non-zero exit, crash,
+timeout, Ctrl-C) the samples gathered so far are returned with the error,
+so the partial timeline can still be saved.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import BadInput
+from .events import ENV_VAR, read_events
+from .result import MonitorResult, RunError, build_result
+from .runtimes import RUNTIMES
+from .sampler import Sampler
+
+_PKG_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding `infermem`
+
+
+def _wait(proc: subprocess.Popen, timeout_s: float | None) -> tuple[int, int | None, str | None]:
+    """Reap the child: (exit code, kernel peak RSS bytes, why it was stopped)."""
+    stopped: list[str] = []
+
+    def kill(why: str) -> None:
+        stopped.append(why)
+        try:
+            proc.kill()
+        except OSError:
+            pass
+
+    timer = None
+    if timeout_s:
+        timer = threading.Timer(timeout_s, kill, args=(f"timed out after {timeout_s:g} s",))
+        timer.start()
+    try:
+        while True:
+            try:
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            except KeyboardInterrupt:
+                kill("interrupted")
+    finally:
+        if timer:
+            timer.cancel()
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code  # tell Popen it has been reaped
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is KiB on Linux
+    return code, int(usage.ru_maxrss) * scale or None, (stopped[0] if stopped else None)
+
+
+def _exit_error(code: int, stopped: str | None, result: MonitorResult) -> RunError | None:
+    if result.error is not None:
+        return result.error
+    if stopped is None and code == 0:
+        return None
+    where = _last_phase(result)
+    at = f" during phase {where!r}" if where else ""
+    if stopped:
+        return RunError("failure", f"the program was stopped: {stopped}{at}", where)
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
+        return RunError("failure", f"the program was killed by signal {name}{at}", where)
+    return RunError("failure", f"the program exited with status {code}{at}", where)
+
+
+def _last_phase(result: MonitorResult) -> str | None:
+    """The innermost phase still open at the end, else the last one that ran."""
+    open_ = [p for p in result.phases if not p.complete]
+    pick = open_[-1] if open_ else (result.phases[-1] if result.phases else None)
+    return pick.name if pick else None
+
+
+def monitor_command(
+    argv: list[str],
+    *,
+    interval_ms: float = 5.0,
+    uss_interval_ms: float | None = 100.0,
+    timeout_s: float | None = None,
+    env: dict[str, str] | None = None,
+    target: dict | None = None,
+    leak_skip: int = 0,
+    **leak_kwargs,
+) -> MonitorResult:
+    """Run `argv`, sample its memory, collect its phase events; never raises for
+    the program's own failure (see `result.error`), only for a command that
+    cannot be started at all.  If the program marked iterations, the leak
+    verdict covers them, after the first `leak_skip`."""
+    if not argv:
+        raise BadInput("no command given: use `infermem monitor -- CMD ARGS`")
+    with tempfile.TemporaryDirectory(prefix="infermem-monitor-") as tmp:
+        events_path = os.path.join(tmp, "events.jsonl")
+        child_env = {**os.environ, **(env or {}), ENV_VAR: events_path}
+        t0 = time.monotonic()
+        try:
+            proc = subprocess.Popen(argv, env=child_env)
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
+            raise BadInput(f"cannot run {argv[0]!r}: {e.strerror or e}") from None
+        uss = uss_interval_ms / 1e3 if uss_interval_ms else None
+        sampler = Sampler(proc.pid, interval_ms / 1e3, uss).start()
+        code, kernel_peak, stopped = _wait(proc, timeout_s)
+        samples = sampler.stop()
+        end_t = time.monotonic()
+        events = read_events(events_path)
+    if events:
+        first_pid = events[0].pid
+        events = [e for e in events if e.pid == first_pid]
+    result = build_result(samples, events, t0, kernel_peak=kernel_peak, end_t=end_t)
+    result = replace(
+        result,
+        exit_code=code,
+        error=_exit_error(code, stopped, result),
+        target=target or {"command": list(argv)},
+    )
+    return result.with_leak(leak_skip, **leak_kwargs) if len(result.iterations) else result
+
+
+def model_argv(
+    model: str,
+    runtime: str,
+    *,
+    runs: int,
+    warmup: int,
+    input_shapes: dict[str, tuple[int, ...]],
+    arena_size: int | None = None,
+    threads: int | None = None,
+    tracemalloc: bool = False,
+    python: str | None = None,
+) -> list[str]:
+    """The child command line that loads and runs `model` under `runtime`."""
+    argv = [
+        python or sys.executable,
+        "-m",
+        "infermem.monitor.child",
+        "--runtime",
+        runtime,
+        "--model",
+        os.path.abspath(model),
+        "--runs",
+        str(runs),
+        "--warmup",
+        str(warmup),
+    ]
+    for name, shape in input_shapes.items():
+        argv += ["--input-shape", f"{name}={'x'.join(map(str, shape))}"]
+    if arena_size:
+        argv += ["--arena-size", str(arena_size)]
+    if threads:
+        argv += ["--threads", str(threads)]
+    if tracemalloc:
+        argv.append("--tracemalloc")
+    return argv
+
+
+def monitor_model(
+    model: str,
+    runtime: str = "onnxruntime",
+    *,
+    runs: int = 100,
+    warmup: int = 5,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    arena_size: int | None = None,
+    threads: int | None = None,
+    tracemalloc: bool = False,
+    python: str | None = None,
+    interval_ms: float = 5.0,
+    uss_interval_ms: float | None = 100.0,
+    timeout_s: float | None = None,
+    **leak_kwargs,
+) -> MonitorResult:
+    """Load and run `model` `warmup + runs` times in a fresh process, monitored."""
+    if runtime not in RUNTIMES:
+        raise BadInput(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    if not os.path.isfile(model):
+        raise BadInput(f"no such model file: {model}")
+    if runs < 1 or warmup < 0:
+        raise BadInput(f"--runs must be >= 1 and --warmup >= 0, got {runs} and {warmup}")
+    argv = model_argv(
+        model,
+        runtime,
+        runs=runs,
+        warmup=warmup,
+        input_shapes=input_shapes or {},
+        arena_size=arena_size,
+        threads=threads,
+        tracemalloc=tracemalloc,
+        python=python,
+    )
+    path = os.pathsep.join(p for p in (_PKG_ROOT, os.environ.get("PYTHONPATH")) if p)
+    result = monitor_command(
+        argv,
+        interval_ms=interval_ms,
+        uss_interval_ms=uss_interval_ms,
+        timeout_s=timeout_s,
+        env={"PYTHONPATH": path},
+        target={
+            "model": os.path.abspath(model),
+            "runtime": runtime,
+            "runs": runs,
+            "warmup": warmup,
+        },
+        **leak_kwargs,
+    )
+    return result if result.leak else result.with_leak(**leak_kwargs)

@@ -1,0 +1,197 @@
+"""The three runtimes a model can be monitored under, each split into the steps
+whose memory the report separates: import, session creation, inference.
+
+Input shapes and dtypes come from the runtime itself (never from infermem's
+frontends: this measures what the runtime does with the file as it is).  A
+dynamic dimension must be fixed with `--input-shape NAME=DxD`.  Inputs are
+seeded random data of the right dtype; memory does not depend on the values
+for these runtimes.
+
+Runs inside the monitored child; module-level imports stay standard-library.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import BadInput
+
+RUNTIMES = ("onnxruntime", "litert", "tflm")
+
+_MODULES = {
+    "onnxruntime": ("onnxruntime", "onnxruntime"),
+    "litert": ("ai_edge_litert.interpreter", "ai-edge-litert"),
+    "tflm": ("tflite_micro.python.tflite_micro.runtime", "tflite-micro"),
+}
+
+_ORT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(double)": "float64",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(int16)": "int16",
+    "tensor(uint16)": "uint16",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+    "tensor(bool)": "bool",
+}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+def import_runtime(runtime: str):
+    """Import the runtime's Python module; a missing one is the user's to install."""
+    if runtime not in _MODULES:
+        raise BadInput(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    module, dist = _MODULES[runtime]
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise BadInput(
+            f"runtime {runtime!r} is not installed in this Python ({e}); "
+            f"install it with `pip install {dist}`"
+        ) from None
+
+
+def check_model_bytes(runtime: str, data: bytes) -> None:
+    """Cheap format check, so a wrong file is a clear error, not a runtime crash."""
+    if runtime in ("litert", "tflm"):
+        if len(data) < 8 or data[4:8] != b"TFL3":
+            raise BadInput(f"not a TFLite flatbuffer (no 'TFL3' identifier); {runtime} needs one")
+    elif not data:
+        raise BadInput("the model file is empty")
+
+
+def _fix_shape(name: str, shape, given: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
+    if name in given:
+        return given[name]
+    dims = tuple(shape)
+    if any(not isinstance(d, int) or d < 0 for d in dims):
+        raise BadInput(
+            f"input {name!r} has a dynamic shape {list(dims)}; "
+            f"fix it with --input-shape {name}=1x..."
+        )
+    return dims
+
+
+def _check_names(given: dict[str, tuple[int, ...]], names: list[str]) -> None:
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise BadInput(f"--input-shape names unknown inputs {unknown}; inputs are {names}")
+
+
+class Session:
+    """A created runtime session with its input specs; `run(feeds)` infers once."""
+
+    inputs: list[InputSpec]
+
+    def run(self, feeds: list[Any]) -> None:
+        raise NotImplementedError
+
+
+class _Ort(Session):
+    def __init__(self, mod, data: bytes, shapes, arena_size, threads):
+        opts = mod.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self._s = mod.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+        infos = self._s.get_inputs()
+        _check_names(shapes, [i.name for i in infos])
+        self.inputs = []
+        for i in infos:
+            if i.type not in _ORT_TYPES:
+                raise BadInput(f"input {i.name!r} has type {i.type}, which infermem cannot feed")
+            shape = tuple(d if isinstance(d, int) else -1 for d in i.shape)
+            self.inputs.append(
+                InputSpec(i.name, _fix_shape(i.name, shape, shapes), _ORT_TYPES[i.type])
+            )
+        self._names = [i.name for i in self.inputs]
+
+    def run(self, feeds):
+        self._s.run(None, dict(zip(self._names, feeds, strict=True)))
+
+
+class _LiteRT(Session):
+    def __init__(self, mod, data: bytes, shapes, arena_size, threads):
+        self._data = data  # the interpreter reads the buffer in place: keep it alive
+        self._it = mod.Interpreter(model_content=data, num_threads=threads)
+        details = self._it.get_input_details()
+        _check_names(shapes, [d["name"] for d in details])
+        for d in details:
+            if d["name"] in shapes:
+                self._it.resize_tensor_input(d["index"], list(shapes[d["name"]]))
+        self._it.allocate_tensors()
+        details = self._it.get_input_details()
+        self.inputs = [
+            InputSpec(d["name"], tuple(int(x) for x in d["shape"]), d["dtype"].__name__)
+            for d in details
+        ]
+        self._idx = [d["index"] for d in details]
+
+    def run(self, feeds):
+        for i, x in zip(self._idx, feeds, strict=True):
+            self._it.set_tensor(i, x)
+        self._it.invoke()
+
+
+class _Tflm(Session):
+    def __init__(self, mod, data: bytes, shapes, arena_size, threads):
+        self._it = mod.Interpreter.from_bytes(data, arena_size=arena_size)
+        self.inputs = []
+        for k in range(1 << 16):
+            try:
+                d = self._it.get_input_details(k)
+            except IndexError:
+                break
+            self.inputs.append(
+                InputSpec(f"input_{k}", tuple(int(x) for x in d["shape"]), d["dtype"].__name__)
+            )
+        _check_names(shapes, [s.name for s in self.inputs])
+        for s in self.inputs:
+            if s.name in shapes and shapes[s.name] != s.shape:
+                raise BadInput(f"TFLM cannot resize inputs: {s.name} is {list(s.shape)}")
+
+    def run(self, feeds):
+        for k, x in enumerate(feeds):
+            self._it.set_input(x, k)
+        self._it.invoke()
+
+
+_SESSIONS = {"onnxruntime": _Ort, "litert": _LiteRT, "tflm": _Tflm}
+
+
+def create_session(runtime, module, data, shapes, arena_size=None, threads=None) -> Session:
+    """Build the runtime's session; its own load errors become BadInput."""
+    try:
+        return _SESSIONS[runtime](module, data, dict(shapes), arena_size, threads)
+    except BadInput:
+        raise
+    except Exception as e:
+        raise BadInput(f"{runtime} could not load the model: {type(e).__name__}: {e}") from None
+
+
+def make_inputs(inputs: list[InputSpec], seed: int = 0) -> list:
+    """Seeded random tensors of each input's shape and dtype."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in inputs:
+        dt = np.dtype(s.dtype)
+        if dt.kind == "f":
+            out.append(rng.standard_normal(s.shape).astype(dt))
+        elif dt.kind in "iu" and dt.itemsize <= 2:  # quantized data; wider ints are indices
+            info = np.iinfo(dt)
+            lo, hi = max(info.min, -128), min(info.max, 127)
+            out.append(rng.integers(lo, hi, size=s.shape, endpoint=True).astype(dt))
+        else:
+            out.append(np.zeros(s.shape, dtype=dt))
+    return out
