@@ -97,10 +97,8 @@ def text_report(r: MonitorResult) -> str:
     if r.peak_uss_bytes is not None:
         lines.append(f"  {'peak USS (sampled)':<40}{mib(r.peak_uss_bytes):>14}")
     lines.append(f"  {'wall time':<40}{r.duration_s:>12.3f} s")
-    if r.leak is not None:
+    if r.leak is not None and (r.leak.assessed or r.error is None):
         lines += ["", f"  {r.leak.reason}"]
-    elif len(r.iterations) == 0 and r.error is None:
-        lines += ["", "  leak: not assessed (no iterations marked; use Monitor.iteration())"]
     if r.error is not None:
         lines += ["", f"  error: {r.error.message}"]
     return "\n".join(lines)

@@ -124,7 +124,11 @@ def monitor_command(
         error=_exit_error(code, stopped, result),
         target=target or {"command": list(argv)},
     )
-    return result.with_leak(leak_skip, **leak_kwargs) if len(result.iterations) else result
+    result = result.with_leak(leak_skip, **leak_kwargs)
+    if len(result.iterations) == 0 and "model" not in result.target:
+        why = "not assessed: the program marked no iterations (use Monitor.iteration())"
+        result = replace(result, leak=replace(result.leak, reason=why))
+    return result
 
 
 def model_argv(
@@ -213,4 +217,14 @@ def monitor_model(
         },
         **leak_kwargs,
     )
-    return result if result.leak else result.with_leak(**leak_kwargs)
+    return _hint(result, runtime, arena_size)
+
+
+def _hint(result: MonitorResult, runtime: str, arena_size: int | None) -> MonitorResult:
+    """TFLM crashes (rather than failing) when its arena is too small: say so."""
+    err = result.error
+    if runtime != "tflm" or err is None or "signal" not in err.message:
+        return result
+    size = f"{arena_size} bytes" if arena_size else "its default size (10x the model)"
+    hint = f"; the TFLM arena ({size}) may be too small: try a larger --arena-size"
+    return replace(result, error=replace(err, message=err.message + hint))

@@ -111,52 +111,60 @@ class Sampler:
         self._thread: threading.Thread | None = None
         self._t: list[float] = []
         self._rss: list[int] = []
-        self._uss: list[int] = []
+        self._uss_col: list[int] = []
         self._py: list[int] = []
 
     def start(self) -> Sampler:
+        """Open the readers and take the first sample before returning, so a
+        short run is never left without samples by a slow thread start."""
+        self._reader = _RssReader(self.pid)
+        self._read_uss = _uss_reader(self.pid) if self.uss_interval_s else None
+        self._next_uss = 0.0
+        self._sample()
         self._thread = threading.Thread(target=self._loop, name="infermem-sampler", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> Samples:
+        """Stop the thread and take a last sample (if the process still exists)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+            self._thread = None
+            self._sample()
+            self._reader.close()
         return self.samples()
 
     def samples(self) -> Samples:
-        n = min(len(self._t), len(self._rss), len(self._uss), len(self._py))
+        n = min(len(self._t), len(self._rss), len(self._uss_col), len(self._py))
         return Samples(
             np.asarray(self._t[:n], dtype=np.float64),
             np.asarray(self._rss[:n], dtype=np.int64),
-            np.asarray(self._uss[:n], dtype=np.int64),
+            np.asarray(self._uss_col[:n], dtype=np.int64),
             np.asarray(self._py[:n], dtype=np.int64),
         )
 
+    def _sample(self) -> bool:
+        """Append one sample; False once the process is gone."""
+        now = time.monotonic()
+        rss = self._reader.read()
+        if rss is None:
+            return False
+        u = -1
+        if self._read_uss is not None and now >= self._next_uss:
+            u, self._next_uss = self._read_uss(), now + self.uss_interval_s
+        self._py.append(tracemalloc.get_traced_memory()[0] if self._trace else -1)
+        self._uss_col.append(u)
+        self._rss.append(rss)
+        self._t.append(now)
+        return True
+
     def _loop(self) -> None:
-        reader = _RssReader(self.pid)
-        uss = _uss_reader(self.pid) if self.uss_interval_s else None
-        next_uss = 0.0
         deadline = time.monotonic()
-        try:
-            while not self._stop.is_set():
-                now = time.monotonic()
-                rss = reader.read()
-                if rss is None:
-                    break
-                u = -1
-                if uss is not None and now >= next_uss:
-                    u, next_uss = uss(), now + self.uss_interval_s
-                py = tracemalloc.get_traced_memory()[0] if self._trace else -1
-                self._t.append(now)
-                self._rss.append(rss)
-                self._uss.append(u)
-                self._py.append(py)
-                deadline += self.interval_s
-                now = time.monotonic()
-                if deadline < now:
-                    deadline = now
-                self._stop.wait(deadline - now)
-        finally:
-            reader.close()
+        while True:
+            deadline += self.interval_s
+            now = time.monotonic()
+            if deadline < now:
+                deadline = now
+            if self._stop.wait(deadline - now) or not self._sample():
+                break
