@@ -7,23 +7,44 @@ import json
 from rich.console import Console
 
 from ._common import add_model_args, load_graph
+from ._whatif import add_whatif_args, whatif_from_args
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("profile", help="static memory profile: live arena per operator, peak, weights")
+    p = sub.add_parser("profile",
+                       help="static memory profile: live arena per operator, peak, weights")
     add_model_args(p)
     p.add_argument("--json", action="store_true", help="print the profile as JSON")
+    p.add_argument("--sparsity", action="store_true",
+                   help="per weight tensor: zero fraction, bytes dense / CSR / bitmask")
+    add_whatif_args(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..profile import profile, to_json
     from ..report.profile_table import render_profile
+    from ..report.sparsity_table import render_sparsity, sparsity_json
+    from ..whatif import apply, sparsity
 
-    graph = load_graph(args)
+    what = whatif_from_args(args)
+    graph = apply(load_graph(args), what)
     prof = profile(graph, alignment=args.align)
+    rows = sparsity(graph) if args.sparsity or what.prune is not None else None
     if args.json:
-        print(json.dumps(to_json(graph, prof), indent=2))
-    else:
-        render_profile(prof, Console())
+        doc = to_json(graph, prof)
+        if what.active:
+            doc["whatif"] = {"weights_dtype": what.weights, "activations_dtype": what.activations,
+                             "prune": what.prune, "note": what.describe()}
+        if rows is not None:
+            doc["sparsity"] = sparsity_json(rows)
+        print(json.dumps(doc, indent=2))
+        return 0
+    console = Console()
+    render_profile(prof, console)
+    if rows is not None:
+        render_sparsity(rows, console, f"{graph.name}: weight sparsity"
+                        + (f" after pruning {what.prune:.0%}" if what.prune is not None else ""))
+    if what.active:
+        console.print(f"[yellow]{what.describe()}[/yellow]")
     return 0

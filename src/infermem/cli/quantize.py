@@ -1,0 +1,41 @@
+"""`infermem quantize MODEL.onnx -o OUT.onnx`: real int8 quantization, measured."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+from ._common import parse_input_shape
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("quantize", help="int8-quantize an ONNX model with onnxruntime; report "
+                                        "weights, arena and output error before/after")
+    p.add_argument("model", help="float ONNX model (.onnx); never modified")
+    p.add_argument("-o", "--output", required=True, type=Path, help="where to write the result")
+    p.add_argument("--calibration", default="16", metavar="DIR|N",
+                   help="folder of .npy/.npz samples, or N seeded random inputs (default 16)")
+    p.add_argument("--weights-only", action="store_true",
+                   help="dynamic quantization: int8 weights, activations quantized at run time")
+    p.add_argument("--per-tensor", action="store_true",
+                   help="one scale per weight tensor instead of per output channel")
+    p.add_argument("--seed", type=int, default=0, help="seed for random calibration inputs")
+    p.add_argument("--input-shape", action="append", type=parse_input_shape, default=[],
+                   metavar="NAME=DxDxD", help="fix a dynamic input's shape (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..quantize import quantize
+    from ..report.quantize_table import quantize_json, render_quantize
+
+    r = quantize(args.model, args.output, args.calibration, weights_only=args.weights_only,
+                 per_channel=not args.per_tensor, seed=args.seed, shapes=dict(args.input_shape))
+    if args.json:
+        print(json.dumps(quantize_json(r), indent=2))
+    else:
+        render_quantize(r, Console())
+    return 0
