@@ -237,6 +237,7 @@ def verify(graph: Graph, model: str | Path | object, offsets: Mapping[str, int],
     outputs: dict[str, Diff] = {}
     checked = 0
     for feed in inputs:
+        ex.load_inputs(feed)  # BadInput for a wrong name, shape or dtype, before onnxruntime
         t0 = time.perf_counter()
         ref = {**feed, **ref_model.run(feed)}
         t_ref += time.perf_counter() - t0

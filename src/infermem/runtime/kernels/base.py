@@ -18,7 +18,6 @@ Each kernel's docstring states its chunk order; `order` says it in one line.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -29,7 +28,7 @@ from ...errors import BadInput
 from ...graph import Graph, Operator, Role
 from ..qview import QView
 
-CHUNK_ELEMS = 1 << 14  # elementwise chunks: at most this many output elements
+CHUNK_ELEMS = 1 << 12  # elementwise chunks: at most this many output elements
 Index = tuple[Any, ...]
 
 
@@ -170,7 +169,7 @@ def flat_blocks(shape: Sequence[int], limit: int = CHUNK_ELEMS) -> Iterator[Inde
         return
     step = max(1, limit // inner)
     n = shape[k - 1]
-    for lead in itertools.product(*(range(d) for d in shape[: k - 1])):
+    for lead in indices(shape[: k - 1]):
         for j in range(0, n, step):
             yield (*lead, slice(j, min(j + step, n)))
 
@@ -204,4 +203,22 @@ def block_elems(shape: Sequence[int], limit: int = CHUNK_ELEMS) -> int:
 
 def leading(shape: Sequence[int], axis: int) -> Iterator[tuple[int, ...]]:
     """Index tuples over the axes before `axis`, in row-major order."""
-    return itertools.product(*(range(d) for d in shape[:axis]))
+    return indices(shape[:axis])
+
+
+def indices(dims: Sequence[int]) -> Iterator[tuple[int, ...]]:
+    """Every index tuple of `dims` in row-major order, made one at a time
+    (itertools.product would first build every range as a tuple of ints)."""
+    dims = tuple(int(d) for d in dims)
+    if any(d == 0 for d in dims):
+        return
+    idx = [0] * len(dims)
+    while True:
+        yield tuple(idx)
+        for a in range(len(dims) - 1, -1, -1):
+            idx[a] += 1
+            if idx[a] < dims[a]:
+                break
+            idx[a] = 0
+        else:
+            return

@@ -27,7 +27,7 @@ class Elementwise(Kernel):
         shape = self.out_shapes[0]
         self.bshapes = [self.broadcast_shape(k) for k in range(len(self.op.inputs))]
         n = block_elems(shape)
-        width = max([d.itemsize for d in self.out_dtypes if d] + [4, 8])
+        width = max(d.itemsize for d in (*self.in_dtypes, *self.out_dtypes) if d)
         self.scratch_bytes = 4 * n * width + self.qdq_scratch([n] * len(self.bshapes), n)
 
     def broadcast_shape(self, k: int) -> tuple[int, ...] | None:

@@ -9,11 +9,9 @@ written, so an output may start at or below A when rows are no wider than A's.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
-from .base import Kernel, KernelIO, broadcast_index
+from .base import Kernel, KernelIO, broadcast_index, indices
 from .registry import register
 
 
@@ -89,7 +87,7 @@ class MatMul(Kernel):
 
     def run(self, io: KernelIO) -> None:
         rank = len(self.batch)
-        for bi in itertools.product(*(range(d) for d in self.batch)):
+        for bi in indices(self.batch):
             ia = broadcast_index(bi, self.a[:-2], rank)
             ib = broadcast_index(bi, self.b[:-2], rank)
             for m in range(self.a[-2]):

@@ -49,11 +49,23 @@ class Reduce(Kernel):
     def run(self, io: KernelIO) -> None:
         local = tuple(a - self.first for a in self.axes)
         fn = REDUCE[self.op.type]
+        kw = {}
+        if self.op.type in ("ReduceMax", "ReduceMin"):  # the identity, for empty reductions
+            kw["initial"] = _extreme(self.in_dtypes[0], self.op.type == "ReduceMin")
         for lead in leading(self.in_shapes[0], self.first):
             x = io.read(0, lead)
-            y = fn(x, axis=local, keepdims=self.keep) if local else x
+            y = fn(x, axis=local, keepdims=self.keep, **kw) if local else x
             io.write(0, lead, y)
             io.end_chunk()
+
+
+def _extreme(d: np.dtype, high: bool):
+    """The largest (or smallest) value of dtype `d`."""
+    if d.kind == "b":
+        return high
+    if d.kind == "f":
+        return np.inf if high else -np.inf
+    return np.iinfo(d).max if high else np.iinfo(d).min
 
 
 @register("Softmax", "LogSoftmax")

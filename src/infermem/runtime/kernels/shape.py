@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Kernel, KernelIO, block_elems, flat_blocks, leading
+from .base import CHUNK_ELEMS, Kernel, KernelIO, block_elems, flat_blocks, leading
 from .registry import register
 
 
@@ -135,7 +135,7 @@ class Pad(Kernel):
         if self.mode not in ("constant", "edge", "reflect", "wrap"):
             raise self.fail(f"pad mode {self.mode!r} is not supported")
         k, inner = rank, 1
-        while k > 0 and inner * ys[k - 1] <= 1 << 14:
+        while k > 0 and inner * ys[k - 1] <= CHUNK_ELEMS:
             k -= 1
             inner *= ys[k]
         self.k = k
@@ -162,19 +162,22 @@ class Pad(Kernel):
         ys, k = self.out_shapes[0], self.k
         value = self.attrs.get("value", 0.0)
         if self.has_input(2):
-            value = io.read(2).reshape(-1)[0] if io.read(2).size else 0
-        dt = self.out_dtypes[0]
+            v = io.read(2).reshape(-1)
+            value = v[0] if v.size else 0
+        rank = len(ys)
+        # per trailing axis: the input index each output index copies (-1: the constant)
+        take = [np.array([-1 if (j := self.source(i, a)) is None else j for i in range(ys[a])])
+                for a in range(k, rank)]
         for lead in leading(ys, k):
             src = [self.source(i, a) for a, i in enumerate(lead)]
-            if any(s is None for s in src):
+            if any(j is None for j in src):
                 io.write(0, lead, value)
                 io.end_chunk()
                 continue
             block = io.read(0, tuple(src))
-            crop = tuple(slice(max(0, -b), n - max(0, -e)) for n, b, e in
-                         zip(block.shape, self.begin[k:], self.end[k:], strict=True))
-            widths = [(max(0, b), max(0, e)) for b, e in zip(self.begin[k:], self.end[k:],
-                                                              strict=True)]
-            kw = {"constant_values": np.asarray(value, dt)} if self.mode == "constant" else {}
-            io.write(0, lead, np.pad(block[crop], widths, mode=self.mode, **kw))
+            for ax, idx in enumerate(take):
+                block = np.take(block, np.maximum(idx, 0), axis=ax)
+                if (idx < 0).any():
+                    block[(slice(None),) * ax + (idx < 0,)] = value
+            io.write(0, lead, block)
             io.end_chunk()

@@ -1,0 +1,79 @@
+"""`infermem verify MODEL.onnx`: run the model inside a plan's arena, compare
+with onnxruntime, exit 1 on the first difference (naming output, operator
+and tensor)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import BadInput
+from ._common import add_model_args, load_graph
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "verify", help="prove a plan: run the ONNX model in its arena, compare with onnxruntime"
+    )
+    add_model_args(p)
+    p.add_argument("--plan", type=Path, help="plan JSON written by `infermem plan -o`")
+    p.add_argument("--strategy", default="best",
+                   help="planner strategy when no --plan is given (default: best)")
+    p.add_argument("--time-limit", type=float, default=10.0, metavar="S",
+                   help="time limit for exact/search strategies, seconds")
+    p.add_argument("--reorder", action="store_true",
+                   help="plan on the memory-optimal operator order (no --plan)")
+    p.add_argument("--dmo", action="store_true",
+                   help="plan with the proven-safe output/input overlaps (no --plan)")
+    p.add_argument("--inputs", type=Path, help=".npz with one array per graph input")
+    p.add_argument("--runs", type=int, default=1, help="seeded random input sets (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="first random seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..runtime.planfile import load_inputs, read_plan
+    from ..runtime.verify import random_inputs, verify
+
+    graph = load_graph(args)
+    if graph.format != "onnx":
+        raise BadInput(f"{args.model}: `infermem verify` runs ONNX models in infermem's arena "
+                       "executor; a .tflite plan is proven in TFLM by `infermem optimize`")
+    if args.runs < 1:
+        raise BadInput(f"--runs must be at least 1, got {args.runs}")
+    if args.plan:
+        if args.dmo or args.reorder:
+            raise BadInput("--dmo and --reorder shape a new plan; they do not apply to --plan")
+        plan = read_plan(args.plan, graph)
+        offsets, arena, order, strategy = plan.offsets, plan.arena_bytes, plan.order, plan.strategy
+    else:
+        pm = _plan(graph, args)
+        offsets, arena, order = pm.plan.offsets, pm.plan.arena_bytes, pm.order
+        strategy = pm.plan.strategy + (" + DMO" if args.dmo else "")
+    if args.inputs:
+        inputs = [load_inputs(args.inputs, graph)]
+    else:
+        inputs = [random_inputs(graph, args.seed + i) for i in range(args.runs)]
+    report = verify(graph, graph.source or args.model, offsets, arena, order, inputs, strategy)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        from rich.console import Console
+        from rich.markup import escape
+
+        style = "green" if report.ok else "bold red"
+        Console(highlight=False).print(f"[{style}]{escape(report.summary())}[/{style}]",
+                                       soft_wrap=True)
+    return 0 if report.ok else 1
+
+
+def _plan(graph, args):
+    from ..planning import plan_model
+
+    try:
+        return plan_model(graph, args.strategy, args.time_limit, args.align, args.reorder,
+                          args.dmo)
+    except ImportError as e:
+        what = "--dmo" if args.dmo else "--reorder" if args.reorder else "planning"
+        raise BadInput(f"{what} is not available in this build ({e})") from None

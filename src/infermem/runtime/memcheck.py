@@ -1,0 +1,93 @@
+"""Does the run really happen in the planned memory?  Measured with tracemalloc.
+
+`measure(graph, offsets, arena_bytes, inputs)` builds the executor and runs it
+with Python's allocation tracer on: the arena and the constants derived from
+weights are allocated inside the traced window (weights themselves were
+loaded before it, and are counted apart), and each kernel's own allocations
+are measured against the scratch it declares.  numpy reports its buffers to
+tracemalloc, so this is every array the run creates.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..graph import Graph
+from .executor import Executor
+
+
+@dataclass(frozen=True)
+class OpMemory:
+    op: int
+    type: str
+    declared: int  # scratch the kernel declares
+    measured: int  # peak allocated above the bytes held when the kernel started
+
+
+@dataclass(frozen=True)
+class MemoryReport:
+    arena_bytes: int
+    scratch_bytes: int  # the largest declared scratch (kernels run one at a time)
+    prepared_bytes: int  # constants derived from weights (dequantized weights, ...)
+    bookkeeping_bytes: int  # the executor's own Python objects (kernels, views), held
+    peak_bytes: int  # traced peak over building the executor and one run
+    ops: tuple[OpMemory, ...]
+
+    @property
+    def budget(self) -> int:
+        """Arena + declared scratch + 5%, plus the weight-derived constants (the
+        executor's bookkeeping is inside the 5% for any arena above a few MB)."""
+        return int((self.arena_bytes + self.scratch_bytes) * 1.05) + self.prepared_bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.peak_bytes <= self.budget
+
+    def over_declared(self, slack: int = 4096) -> list[OpMemory]:
+        """Kernels that allocated more than they declared (+ `slack` for Python objects)."""
+        return [o for o in self.ops if o.measured > o.declared + slack]
+
+
+def measure(graph: Graph, offsets: Mapping[str, int], arena_bytes: int,
+            inputs: Mapping[str, np.ndarray], order: Sequence[int] | None = None,
+            warm_up: bool = True) -> MemoryReport:
+    """Trace building the executor and one run.  `warm_up` first runs a throwaway
+    executor untraced, so numpy's one-time caches (first use of a function)
+    are not mistaken for the run's memory."""
+    if warm_up:
+        Executor(graph, offsets, arena_bytes, order).run(inputs)
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        ex = Executor(graph, offsets, arena_bytes, order)
+        held, peak = tracemalloc.get_traced_memory()
+        book = held - base - ex.arena.nbytes - ex.prepared_bytes
+        ops: list[OpMemory] = []
+        start = [0]
+
+        def before(step: int, op) -> None:
+            tracemalloc.reset_peak()
+            start[0] = tracemalloc.get_traced_memory()[0]
+
+        def after(step: int, op) -> None:
+            nonlocal peak
+            top = tracemalloc.get_traced_memory()[1]
+            peak = max(peak, top)
+            k = ex.kernels[op.index]
+            ops.append(OpMemory(op.index, op.type, k.scratch_bytes if k else 0, top - start[0]))
+
+        tracemalloc.reset_peak()
+        ex.run(inputs, before=before, after=after)
+        peak = max(peak, tracemalloc.get_traced_memory()[1])
+        return MemoryReport(ex.arena.nbytes, ex.scratch_bytes, ex.prepared_bytes, book,
+                            peak - base, tuple(ops))
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
