@@ -10,8 +10,10 @@ result says so.
 
 The output error is measured on the same inputs for the float and the
 quantized model, both run in onnxruntime: max and mean absolute difference
-and cosine similarity per output.  The profile of the result is infermem's
-own, which counts a QDQ model as deployed (int8 tensors).
+and cosine similarity per output.  With random calibration those inputs are
+other random inputs (a different seed), not the ones calibrated on.  The
+profile of the result is infermem's own, which counts a QDQ model as deployed
+(int8 tensors).
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ class QuantizeResult:
     output: str
     mode: str  # "static QDQ" | "dynamic (weight-only)"
     samples: int
-    calibration: str  # where the data came from
+    calibration: str  # where the calibration data came from
+    evaluation: str  # the inputs the output error was measured on
     warning: str | None
     before: Footprint
     after: Footprint
@@ -224,14 +227,15 @@ def quantize(src: str | Path, dst: str | Path, calibration: str | int | None = N
     shapes = dict(shapes or {})
     specs = _input_specs(_session(src), shapes)
     feeds, where, warn = _calibration(calibration, specs, seed)
+    evals, how = _evaluation(feeds, specs, seed, random=warn is not None)
     mode = "dynamic (weight-only)" if weights_only else "static QDQ"
     with tempfile.TemporaryDirectory(prefix="infermem-quant-") as tmp:
         pre = _preprocess(src, Path(tmp) / "pre.onnx")
         _run_quantizer(pre, dst, feeds, weights_only, per_channel)
     fixed = {k: v[0] for k, v in specs.items()}
-    return QuantizeResult(str(src), str(dst), mode, len(feeds), where, warn,
+    return QuantizeResult(str(src), str(dst), mode, len(feeds), where, how, warn,
                           footprint(src, fixed), footprint(dst, fixed),
-                          output_errors(src, dst, feeds))
+                          output_errors(src, dst, evals))
 
 
 def _check_paths(src: Path, dst: Path) -> None:
@@ -252,12 +256,22 @@ def _calibration(calibration, specs, seed) -> tuple[list, str, str | None]:
     if isinstance(calibration, int) or str(calibration).isdigit():
         n = int(calibration)
         if not 1 <= n <= MAX_SAMPLES:
-            raise BadInput(f"--calibration {n}: the number of random samples must be 1..{MAX_SAMPLES}")
+            raise BadInput(f"--calibration {n}: the number of random samples must be "
+                           f"1..{MAX_SAMPLES}")
         return (random_feeds(specs, n, seed), f"{n} seeded random inputs (seed {seed})",
                 "calibrated on random inputs: ranges are not those of real data, so accuracy "
                 "is unknown; pass --calibration DIR with real samples (.npy/.npz)")
     feeds = load_feeds(calibration, specs)
     return feeds, f"{len(feeds)} samples from {calibration}", None
+
+
+def _evaluation(feeds, specs, seed: int, random: bool) -> tuple[list, str]:
+    """Inputs to measure the error on: with random calibration, other random
+    inputs (a different seed) rather than the ones calibrated on."""
+    if not random:
+        return list(feeds), f"the {len(feeds)} calibration samples"
+    n = len(feeds)
+    return random_feeds(specs, n, seed + 1), f"{n} other seeded random inputs (seed {seed + 1})"
 
 
 def _preprocess(src: Path, out: Path) -> Path:

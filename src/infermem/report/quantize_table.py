@@ -26,7 +26,7 @@ def render_quantize(r: QuantizeResult, console: Console) -> None:
     for f in (r.before, r.after):
         if f.note:
             console.print(f"[yellow]{f.note}[/yellow]")
-    errors = Table(title=f"output error vs the float model, same {r.samples} inputs (onnxruntime)")
+    errors = Table(title=f"output error vs the float model on {r.evaluation} (onnxruntime)")
     for col in ("output", "max |diff|", "mean |diff|", "cosine"):
         errors.add_column(col, justify="left" if col == "output" else "right")
     for e in r.errors:
