@@ -36,6 +36,7 @@ from .problem import build
 STEP = 16
 MAX_ARENA = 1 << 30
 _ALLOC = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
+_MISSING = re.compile(r"missing:? (\d+)")
 
 
 @dataclass(frozen=True)
@@ -156,10 +157,10 @@ def run(
             child = _spawn(req, timeout)
             if child.result and child.result.get("ok"):
                 break
-            too_small = child.result and "allocate tensors" in str(child.result.get("error"))
-            if arena or not too_small or size * 4 > MAX_ARENA:
+            bigger = None if arena else _bigger_arena(child, size)
+            if bigger is None:
                 raise Failure(f"{path}: " + _why(child, f"running with arena_size={size}", timeout))
-            size *= 4
+            size = bigger
         with np.load(outp) as z:
             outputs = tuple(
                 tuple(z[f"s{s}_o{k}"] for k in range(_count(z.files, s)))
@@ -171,6 +172,16 @@ def run(
             f"{path}: TFLM did not print its allocation report; it printed:\n" + _tail(child.stderr)
         )
     return TflmRun(outputs, found["head"], found["tail"], found["total"], size, child.stderr)
+
+
+def _bigger_arena(child: _Child, size: int) -> int | None:
+    """The arena to retry with when TFLM said it ran out ("... missing: N"), or
+    None when the failure is not about the arena's size or the need is absurd."""
+    missing = [int(n) for n in _MISSING.findall(child.stderr)]
+    if not missing or not child.result or child.result.get("ok"):
+        return None
+    bigger = align_up(size + max(missing) + (64 << 10), STEP)
+    return bigger if bigger <= MAX_ARENA else None
 
 
 def _count(files: list[str], s: int) -> int:
