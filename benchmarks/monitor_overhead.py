@@ -1,0 +1,153 @@
+"""Wall-time overhead of the memory monitor: monitored vs unmonitored, same work.
+
+    python benchmarks/monitor_overhead.py [--repeats 9] [--runs 40] [--interval-ms 5]
+
+Three scenarios, each repeated with monitored and unmonitored runs interleaved
+(so machine load hits both alike); the table gives the medians of wall time
+and their ratio, and the ratio of CPU seconds (this process, its threads and
+its children: the sampler, the child, the child's runtime threads), which a
+busy machine disturbs less than wall time.
+
+- in-process: an onnxruntime inference loop bare vs inside `Monitor()` with a
+  phase and one `iteration()` per inference (light SqueezeNet, ~15-30 ms/run);
+- in-process, tiny model: the same with a 0.1 ms model, where the two
+  synchronous measurements per iteration (~20-40 us each) are what shows;
+- child process: a plain script that imports onnxruntime, loads the model and
+  runs it, vs `monitor_model` on the same model (fresh child, parent sampling,
+  phase events, exact peaks, leak verdict), wall time end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from infermem.monitor import Monitor
+from infermem.monitor.runner import monitor_model
+
+SQUEEZENET = Path(onnx.__file__).parent / "backend/test/data/light/light_squeezenet.onnx"
+TINY = Path(__file__).resolve().parents[1] / "tests/fixtures/ds_cnn_f32.onnx"
+
+PLAIN = """
+import sys
+import numpy as np
+import onnxruntime as ort
+s = ort.InferenceSession(open(sys.argv[1], "rb").read(), providers=["CPUExecutionProvider"])
+i = s.get_inputs()[0]
+x = np.random.default_rng(0).standard_normal(i.shape).astype(np.float32)
+for _ in range(int(sys.argv[2]) + 1):
+    s.run(None, {i.name: x})
+"""
+
+
+def _session(path: Path):
+    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    i = s.get_inputs()[0]
+    return s, {i.name: np.random.default_rng(0).standard_normal(i.shape).astype(np.float32)}
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its reaped children (all threads)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _timed(fn) -> tuple[float, float]:
+    t, c = time.perf_counter(), _cpu()
+    fn()
+    return time.perf_counter() - t, _cpu() - c
+
+
+def _bare(sess, feed, runs: int, interval_ms: float) -> None:
+    for _ in range(runs):
+        sess.run(None, feed)
+
+
+def _monitored(sess, feed, runs: int, interval_ms: float) -> None:
+    with Monitor(interval_ms=interval_ms) as mon:
+        with mon.phase("steady"):
+            for _ in range(runs):
+                with mon.iteration():
+                    sess.run(None, feed)
+    mon.result()
+
+
+def _interleaved(a, b, repeats: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Median (wall s, cpu s) of a and of b, run alternately first."""
+    ta, tb = [], []
+    for k in range(repeats):
+        if k % 2 == 0:
+            ta.append(_timed(a))
+            tb.append(_timed(b))
+        else:
+            tb.append(_timed(b))
+            ta.append(_timed(a))
+
+    def med(xs):
+        return statistics.median(x[0] for x in xs), statistics.median(x[1] for x in xs)
+
+    return med(ta), med(tb)
+
+
+def in_process(path: Path, runs: int, repeats: int, interval_ms: float):
+    sess, feed = _session(path)
+    _bare(sess, feed, 5, interval_ms)  # warm the arena
+    return _interleaved(
+        lambda: _bare(sess, feed, runs, interval_ms),
+        lambda: _monitored(sess, feed, runs, interval_ms),
+        repeats,
+    )
+
+
+def child(path: Path, runs: int, repeats: int, interval_ms: float):
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "plain.py"
+        script.write_text(PLAIN)
+
+        def plain() -> None:
+            subprocess.run([sys.executable, str(script), str(path), str(runs)], check=True)
+
+        def monitored() -> None:
+            r = monitor_model(str(path), runs=runs, warmup=0, interval_ms=interval_ms)
+            assert r.error is None, r.error
+
+        return _interleaved(plain, monitored, repeats)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--runs", type=int, default=40)
+    ap.add_argument("--interval-ms", type=float, default=5.0)
+    args = ap.parse_args()
+    rows = [
+        ("in-process, SqueezeNet", in_process(SQUEEZENET, args.runs, args.repeats,
+                                              args.interval_ms)),
+        ("in-process, DS-CNN (tiny)", in_process(TINY, args.runs * 20, args.repeats,
+                                                 args.interval_ms)),
+        ("child process, SqueezeNet", child(SQUEEZENET, args.runs, args.repeats,
+                                            args.interval_ms)),
+    ]  # fmt: skip
+    print(f"interval {args.interval_ms:g} ms, {args.repeats} repeats, medians; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"{'scenario':<28}{'bare s':>9}{'monitored s':>13}{'wall ratio':>12}{'CPU ratio':>11}")
+    for name, ((bw, bc), (mw, mc)) in rows:
+        print(f"{name:<28}{bw:>9.3f}{mw:>13.3f}{mw / bw:>12.3f}{mc / bc:>11.3f}")
+
+
+if __name__ == "__main__":
+    main()
