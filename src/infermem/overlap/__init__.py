@@ -1,0 +1,191 @@
+"""Diagonal memory optimisation: proven-safe overlaps of an operator's output
+over an input whose lifetime ends at that operator.
+
+`with_overlaps(graph, order, problem)` adds one `Overlap(output, input, k)`
+per such pair to a planning problem, k from the kernel's read/write order:
+
+* "analytic" (default): closed-form rules per operator type, written from
+  the loop order of the kernel that will run it (`tflite_rules` for TFLM's
+  reference kernels, `onnx_rules` for infermem's own executor);
+* "traced": the kernel's reads and writes recorded while a reference
+  implementation with the same loop order runs on data (`trace`).
+
+Both reduce to `access.min_distance`.  With several methods the largest
+proven k is used and the proof says which method gave it.  `empirical`
+(TFLM itself, binary search) bounds the safe overlap from above; it is a
+check, never a proof, and is not used here.  `explain` lists, per operator,
+the overlap proven, the method, and (given a plan) the overlap used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from ..errors import BadInput
+from ..graph import Graph, Operator
+from ..planners.problem import Buffer, Overlap, Plan, Problem
+from .access import Steps, combine, max_overlap, min_distance
+
+METHODS = ("analytic", "traced")
+
+
+@dataclass(frozen=True)
+class Proof:
+    """Why `output` may (or may not) overlap `input` by `max_bytes`."""
+
+    op_index: int
+    op_type: str
+    output: str  # buffer names in the problem
+    input: str
+    output_bytes: int
+    input_bytes: int
+    distance: int | None  # D_min in bytes; None when no method has a rule
+    max_bytes: int
+    method: str  # the method that proved max_bytes, or "none"
+    note: str = ""
+
+
+def _analytic(graph: Graph, op: Operator, positions: list[int]) -> int | str:
+    if graph.format == "tflite":
+        from .tflite_rules import steps
+    else:
+        from .onnx_rules import steps
+    parts: list[Steps] = []
+    for pos in positions:
+        s = steps(op, graph, pos)
+        if isinstance(s, str):
+            return s
+        parts.append(s)
+    return min_distance(combine(parts))
+
+
+def _traced(graph: Graph, op: Operator, positions: list[int]) -> int | str:
+    if graph.format != "tflite":
+        return "tracing runs TFLM reference kernels only (.tflite)"
+    from .trace import traced_distance
+
+    return traced_distance(graph, op, positions)
+
+
+_METHOD_FNS = {"analytic": _analytic, "traced": _traced}
+
+
+def _buffer_of(graph: Graph, problem: Problem, tensor: str) -> Buffer | None:
+    """The problem's buffer holding `tensor`'s bytes: by file index where the
+    problem has indices (TFLM's problem names tensors its own way), else by
+    the name of the tensor that owns the bytes."""
+    root = graph.root(tensor)
+    t = graph.tensors[root]
+    if not t.is_arena:
+        return None
+    if t.index is not None:
+        for b in problem.buffers:
+            if b.index == t.index:
+                return b
+    return problem.by_name.get(root)
+
+
+def candidates(graph: Graph, order: Sequence[int], problem: Problem):
+    """(op, output buffer, input buffer, input positions) for every operator
+    output whose input's lifetime ends at that operator."""
+    for i in order:
+        op = graph.operators[i]
+        outs = [t for t in op.outputs if t]
+        if len(outs) != 1:
+            continue
+        out = _buffer_of(graph, problem, outs[0])
+        if out is None:
+            continue
+        seen: dict[str, list[int]] = {}
+        for pos, t in enumerate(op.inputs):
+            if t:
+                seen.setdefault(t, []).append(pos)
+        for t, positions in seen.items():
+            inp = _buffer_of(graph, problem, t)
+            if inp is None or inp.name == out.name or inp.last != out.first:
+                continue
+            yield op, out, inp, positions
+
+
+def prove(
+    graph: Graph,
+    order: Sequence[int] | None,
+    problem: Problem,
+    methods: Sequence[str] = ("analytic",),
+) -> list[Proof]:
+    """One Proof per candidate pair, k the largest any listed method proves."""
+    unknown = [m for m in methods if m not in _METHOD_FNS]
+    if unknown:
+        raise BadInput(f"unknown overlap method(s) {unknown}; known: {', '.join(METHODS)}")
+    order = graph.file_order if order is None else tuple(order)
+    proofs = []
+    for op, out, inp, positions in candidates(graph, order, problem):
+        best: tuple[int, int, str] | None = None
+        notes = []
+        for m in methods:
+            d = _METHOD_FNS[m](graph, op, positions)
+            if isinstance(d, str):
+                notes.append(f"{m}: {d}")
+                continue
+            k = max_overlap(d, out.size, problem.alignment)
+            if best is None or k > best[1]:
+                best = (d, k, m)
+        d, k, m = best if best else (None, 0, "none")
+        proofs.append(
+            Proof(op.index, op.type, out.name, inp.name, out.size, inp.size, d, k, m,
+                  "; ".join(notes))
+        )  # fmt: skip
+    return proofs
+
+
+def with_overlaps(
+    graph: Graph,
+    order: Sequence[int] | None,
+    problem: Problem,
+    methods: Sequence[str] = ("analytic",),
+) -> Problem:
+    """`problem` plus an Overlap for every pair a method proves safe (k > 0)."""
+    proofs = prove(graph, order, problem, methods)
+    extra = tuple(Overlap(p.output, p.input, p.max_bytes) for p in proofs if p.max_bytes > 0)
+    return replace(problem, overlaps=tuple(problem.overlaps) + extra)
+
+
+def shared_bytes(problem: Problem, offsets: Mapping[str, int], a: str, b: str) -> int:
+    """Bytes two buffers share in a placement."""
+    by = problem.by_name
+    lo = max(offsets[a], offsets[b])
+    hi = min(offsets[a] + by[a].size, offsets[b] + by[b].size)
+    return max(0, hi - lo)
+
+
+def explain(
+    graph: Graph,
+    order: Sequence[int] | None,
+    problem: Problem,
+    plan: Plan | None = None,
+    methods: Sequence[str] = ("analytic",),
+) -> list[dict]:
+    """Per candidate pair: operator, buffers, proven overlap, method, and (with a
+    plan) the bytes the plan actually lets them share."""
+    rows = []
+    for p in prove(graph, order, problem, methods):
+        row = {
+            "op": p.op_index,
+            "type": p.op_type,
+            "output": p.output,
+            "input": p.input,
+            "output_bytes": p.output_bytes,
+            "input_bytes": p.input_bytes,
+            "min_distance": p.distance,
+            "max_overlap": p.max_bytes,
+            "method": p.method,
+            "note": p.note,
+        }
+        if plan is not None and p.output in plan.offsets and p.input in plan.offsets:
+            row["used"] = shared_bytes(problem, plan.offsets, p.output, p.input)
+        rows.append(row)
+    return rows
+
+
+__all__ = ["METHODS", "Proof", "explain", "prove", "shared_bytes", "with_overlaps"]
