@@ -289,7 +289,7 @@ def _verdict(needs: Needs, device: Device, fits, ext) -> str:
         return "fits as the runtime plans it"
     first = next((n for n in LEVELS[1:] if fits[n]), None)
     if first and needs.level(first).changes_model:
-        return "fits only if quantized to int8 (what-if; see `infermem quantize`)"
+        return "fits only with int8 weights and activations (what-if; see `infermem quantize`)"
     if first:
         return f"fits only with infermem ({LABELS[first]})"
     first = next((n for n in LEVELS if ext[n]), None)

@@ -102,15 +102,28 @@ def bias_tensors(graph: Graph) -> frozenset[str]:
     return frozenset(out)
 
 
+def quant_params(graph: Graph) -> frozenset[str]:
+    """Weights read only as the scale or zero point of a (De)QuantizeLinear:
+    quantization parameters, not values a dtype what-if applies to."""
+    params, other = set(), set()
+    for op in graph.operators:
+        for k, name in enumerate(op.inputs):
+            if name:
+                is_param = op.type in ("QuantizeLinear", "DequantizeLinear") and k > 0
+                (params if is_param else other).add(name)
+    return frozenset(params - other)
+
+
 def with_dtypes(graph: Graph, weights: str | None = None, activations: str | None = None) -> Graph:
     """`graph` with weights and/or activations declared as another dtype."""
     if weights is None and activations is None:
         return graph
     biases = bias_tensors(graph) if weights == "int8" else frozenset()
+    params = quant_params(graph)
     tensors: dict[str, Tensor] = {}
     for name, t in graph.tensors.items():
         new = t.dtype
-        if t.role is Role.WEIGHT and weights and _is_value(t):
+        if t.role is Role.WEIGHT and weights and _is_value(t) and name not in params:
             new = "int32" if name in biases else weights
         elif t.role in (Role.INPUT, Role.OUTPUT, Role.ACTIVATION) and activations and _is_value(t):
             new = activations
