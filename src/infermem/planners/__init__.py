@@ -1,0 +1,114 @@
+"""Arena planners: pure functions from a Problem to a validated Plan.
+
+`plan(problem, strategy)` is the one entry point.  It checks the problem,
+runs the named strategy from `STRATEGIES`, measures the arena
+(max(offset + size)) and the lower bound, and passes every plan through
+`validate` before returning it, so no caller ever sees an unsafe plan.
+A new strategy is one function decorated with `@register("name")`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..errors import BadInput, Failure
+from . import exact, greedy, search  # noqa: F401  (register the strategies)
+from .bounds import lower_bound
+from .problem import Buffer, Overlap, Plan, Problem
+from .registry import STRATEGIES, Placed, PlanOptions, register
+from .validate import validate
+
+__all__ = [
+    "STRATEGIES",
+    "Buffer",
+    "Overlap",
+    "Plan",
+    "PlanOptions",
+    "Placed",
+    "Problem",
+    "check_problem",
+    "lower_bound",
+    "plan",
+    "register",
+    "validate",
+]
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_problem(problem: Problem) -> None:
+    """Raise BadInput if the problem itself is malformed: sizes, lifetimes,
+    names, alignment, fixed offsets that are unaligned or clash, overlaps
+    that name unknown buffers."""
+    if not _is_int(problem.alignment) or problem.alignment < 1:
+        raise BadInput(f"alignment must be a positive integer, got {problem.alignment!r}")
+    seen: set[str] = set()
+    for b in problem.buffers:
+        if b.name in seen:
+            raise BadInput(f"buffer name {b.name!r} appears twice in the problem")
+        seen.add(b.name)
+        if not (_is_int(b.size) and _is_int(b.first) and _is_int(b.last)):
+            raise BadInput(f"buffer {b.name!r}: size, first and last must be integers")
+        if b.size < 0 or b.first < 0 or b.last < b.first:
+            raise BadInput(
+                f"buffer {b.name!r}: size {b.size} must be >= 0 and lifetime "
+                f"{b.first}..{b.last} must satisfy 0 <= first <= last"
+            )
+        if b.offset is not None and (
+            not _is_int(b.offset) or b.offset < 0 or b.offset % problem.alignment
+        ):
+            raise BadInput(
+                f"buffer {b.name!r}: fixed offset {b.offset!r} is not a non-negative "
+                f"multiple of the alignment {problem.alignment}"
+            )
+    for ov in problem.overlaps:
+        if ov.output not in seen or ov.input not in seen:
+            raise BadInput(f"overlap {ov} names a buffer that is not in the problem")
+        if ov.output == ov.input or not _is_int(ov.max_bytes) or ov.max_bytes < 0:
+            raise BadInput(f"overlap {ov} must join two buffers with max_bytes >= 0")
+    fixed = [b for b in problem.buffers if b.offset is not None]
+    if len(fixed) > 1:
+        sub = Problem(tuple(fixed), problem.alignment)
+        sub = Problem(sub.buffers, sub.alignment, _within(sub, problem.overlaps))
+        try:
+            validate(sub, {b.name: b.offset for b in fixed})
+        except Failure as e:
+            raise BadInput(f"the fixed (offline-planned) offsets clash: {e}") from None
+
+
+def _within(problem: Problem, overlaps: tuple[Overlap, ...]) -> tuple[Overlap, ...]:
+    names = {b.name for b in problem.buffers}
+    return tuple(o for o in overlaps if o.output in names and o.input in names)
+
+
+def plan(
+    problem: Problem,
+    strategy: str = "best",
+    time_limit: float = 10.0,
+    seed: int = 0,
+    use_overlaps: bool = True,
+) -> Plan:
+    """Plan `problem` with `strategy`; the result has passed `validate`.
+
+    Raises BadInput for an unknown strategy or a malformed problem, Failure
+    if the strategy produced an invalid plan (a bug, never returned)."""
+    if strategy not in STRATEGIES:
+        raise BadInput(
+            f"unknown planner strategy {strategy!r}; known: {', '.join(sorted(STRATEGIES))}"
+        )
+    if not time_limit > 0:
+        raise BadInput(f"time limit must be positive, got {time_limit!r}")
+    check_problem(problem)
+    t0 = time.perf_counter()
+    opts = PlanOptions(time_limit=time_limit, seed=seed, use_overlaps=use_overlaps)
+    result = STRATEGIES[strategy](problem, opts)
+    seconds = time.perf_counter() - t0
+    offsets = {k: int(v) for k, v in result.items()}
+    validate(problem, offsets)
+    lb = lower_bound(problem)
+    arena = max((offsets[b.name] + b.size for b in problem.buffers), default=0)
+    optimal = True if arena <= lb else getattr(result, "optimal", None)
+    notes = dict(getattr(result, "notes", {}))
+    return Plan(strategy, offsets, arena, lb, optimal, seconds, notes)

@@ -1,0 +1,150 @@
+"""What every strategy needs to know about a Problem, computed once.
+
+Strategies work on buffer indices, not names: padded sizes (rounded up to the
+alignment, as TFLM's allocator does before it calls its planner), lifetimes,
+fixed offsets, the conflict graph (which buffers live at the same time) and
+the allowed overlaps between conflicting pairs.  The conflict graph is built
+from the pairs that overlap in time, enumerated by a sort on start step:
+O(n log n + conflicts), never O(n^2) on long schedules of short lifetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..graph import align_up
+from .problem import Problem
+
+CHUNK_PAIRS = 1 << 21
+
+
+def time_pairs(first: np.ndarray, last: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Every unordered pair (i, j) of intervals [first, last] that intersect,
+    each once, in chunks of at most about CHUNK_PAIRS pairs.
+
+    Sorted by start, interval p intersects exactly the later-starting q whose
+    start is <= last[p]: a contiguous run after p, found by binary search.
+    """
+    n = len(first)
+    if n < 2:
+        return
+    order = np.argsort(first, kind="stable")
+    starts = first[order]
+    hi = np.searchsorted(starts, last[order], side="right")
+    counts = np.maximum(hi - np.arange(n) - 1, 0)
+    ends = np.cumsum(counts)
+    a = 0
+    while a < n:
+        base = ends[a - 1] if a else 0
+        b = max(int(np.searchsorted(ends, base + CHUNK_PAIRS, side="right")), a + 1)
+        b = min(b, n)
+        c = counts[a:b]
+        total = int(c.sum())
+        if total:
+            p = np.repeat(np.arange(a, b), c)
+            run_start = np.repeat(np.cumsum(c) - c, c)
+            q = p + 1 + (np.arange(total) - run_start)
+            yield order[p], order[q]
+        a = b
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    """Index-based view of a Problem.  `allow[i][j] = (k_out, k_in)`: the most
+    bytes i may reach into j as j's output (k_out), and j into i as i's output
+    (k_in); None where no Overlap says so.  Only conflicting pairs appear."""
+
+    problem: Problem
+    names: tuple[str, ...]
+    size: tuple[int, ...]
+    first: tuple[int, ...]
+    last: tuple[int, ...]
+    fixed: tuple[int | None, ...]
+    nbr: tuple[tuple[int, ...], ...]
+    allow: tuple[dict[int, tuple[int | None, int | None]], ...]
+    model_order: tuple[int, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.names)
+
+    @property
+    def alignment(self) -> int:
+        return self.problem.alignment
+
+    @property
+    def steps(self) -> int:
+        return 1 + max(self.last, default=-1)
+
+    def initial(self) -> list[int]:
+        """Offsets with only the fixed buffers placed (-1 = not yet placed)."""
+        return [-1 if f is None else f for f in self.fixed]
+
+    def names_to(self, offsets: list[int]) -> dict[str, int]:
+        return dict(zip(self.names, offsets, strict=True))
+
+
+def _neighbours(first: np.ndarray, last: np.ndarray) -> tuple[tuple[int, ...], ...]:
+    n = len(first)
+    lists: list[list[int]] = [[] for _ in range(n)]
+    for i, j in time_pairs(first, last):
+        ii = np.concatenate([i, j])
+        jj = np.concatenate([j, i])
+        order = np.argsort(ii, kind="stable")
+        ii, jj = ii[order], jj[order]
+        cuts = np.searchsorted(ii, np.arange(n + 1))
+        for k in np.flatnonzero(np.diff(cuts)):
+            lists[k].extend(jj[cuts[k] : cuts[k + 1]].tolist())
+    return tuple(tuple(x) for x in lists)
+
+
+def _allowances(problem: Problem, index: dict[str, int]) -> tuple[dict, ...]:
+    allow: list[dict[int, tuple[int | None, int | None]]] = [{} for _ in problem.buffers]
+    bufs = problem.buffers
+
+    def bump(a: int | None, k: int) -> int:
+        return k if a is None else max(a, k)
+
+    for ov in problem.overlaps:
+        o, i = index[ov.output], index[ov.input]
+        if o == i or not bufs[o].lives_with(bufs[i]):
+            continue
+        k = max(int(ov.max_bytes), 0)
+        out_k, in_k = allow[o].get(i, (None, None))
+        allow[o][i] = (bump(out_k, k), in_k)
+        out_k, in_k = allow[i].get(o, (None, None))
+        allow[i][o] = (out_k, bump(in_k, k))
+    return tuple(allow)
+
+
+def model_order(problem: Problem) -> tuple[int, ...]:
+    """Buffer ids in the order TFLM adds them to its planner: by tensor index
+    in the model file; buffers without an index (scratch) after, as given."""
+    bufs = problem.buffers
+    return tuple(
+        sorted(range(len(bufs)), key=lambda i: (bufs[i].index is None, bufs[i].index or 0, i))
+    )
+
+
+@lru_cache(maxsize=4)
+def context(problem: Problem) -> Context:
+    """Build (once per problem, cached) the index view strategies share."""
+    bufs = problem.buffers
+    first = np.fromiter((b.first for b in bufs), dtype=np.int64, count=len(bufs))
+    last = np.fromiter((b.last for b in bufs), dtype=np.int64, count=len(bufs))
+    index = {b.name: i for i, b in enumerate(bufs)}
+    return Context(
+        problem=problem,
+        names=tuple(b.name for b in bufs),
+        size=tuple(align_up(b.size, problem.alignment) for b in bufs),
+        first=tuple(b.first for b in bufs),
+        last=tuple(b.last for b in bufs),
+        fixed=tuple(b.offset for b in bufs),
+        nbr=_neighbours(first, last),
+        allow=_allowances(problem, index),
+        model_order=model_order(problem),
+    )

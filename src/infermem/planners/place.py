@@ -1,0 +1,103 @@
+"""The placement engine every greedy shares: put buffers, in a given order,
+at the lowest (first fit) or tightest (best fit) free offset.
+
+For the buffer being placed (size s) each already-placed buffer j that lives
+at the same time forbids the open range of start offsets (o_j - s, o_j + s_j).
+An allowed overlap shrinks that range: as j's output with reach k the buffer
+may start anywhere up to min(o_j, o_j + k - s); as j's input it may start
+from max(o_j, end_j - k).  Sorting the forbidden ranges by their low end and
+sweeping them is TFLM's gap search over "simultaneously active buffers ordered
+by offset" exactly: "the gap before the next buffer is >= s" is "the candidate
+is <= o_next - s", and skipping a buffer moves the candidate to its end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .context import Context
+
+
+def forbidden(ctx: Context, i: int, off: Sequence[int], use_overlaps: bool) -> list[tuple]:
+    """Sorted (lo, hi): placing i at x clashes with a placed buffer iff lo < x < hi."""
+    s = ctx.size[i]
+    size = ctx.size
+    allow = ctx.allow[i] if use_overlaps else None
+    out = []
+    for j in ctx.nbr[i]:
+        o = off[j]
+        if o < 0:
+            continue
+        lo, hi = o - s, o + size[j]
+        if allow and j in allow:
+            k_out, k_in = allow[j]
+            if k_out is not None:
+                lo = max(lo, min(o, o + k_out - s))
+            if k_in is not None:
+                hi = min(hi, max(o, o + size[j] - k_in))
+        if lo < hi:
+            out.append((lo, hi))
+    out.sort()
+    return out
+
+
+def _up(x: int, a: int) -> int:
+    return -(-x // a) * a
+
+
+def first_fit(ranges: list[tuple], alignment: int) -> int:
+    """Lowest aligned x >= 0 outside every range (TFLM's GreedyMemoryPlanner)."""
+    x = 0
+    for lo, hi in ranges:
+        if x <= lo:
+            break
+        if x < hi:
+            x = _up(hi, alignment)
+    return x
+
+
+def best_fit(ranges: list[tuple], alignment: int) -> int:
+    """Bottom of the tightest gap that fits, else above everything (TFLite's
+    ArenaPlanner: among gaps between live buffers the one with least slack;
+    the first such gap on ties; the top of the arena only when none fits)."""
+    x = 0
+    best, slack = -1, None
+    for lo, hi in ranges:
+        if x <= lo and (slack is None or lo - x < slack):
+            best, slack = x, lo - x
+            if slack < alignment:
+                return best
+        if x < hi:
+            x = _up(hi, alignment)
+    return x if best < 0 else best
+
+
+def place(
+    ctx: Context,
+    order: Sequence[int],
+    fit: str = "first",
+    use_overlaps: bool = True,
+    off: list[int] | None = None,
+    start: int = 0,
+) -> list[int]:
+    """Offsets (by index) after placing order[start:] on top of `off` (fixed
+    buffers and order[:start] already placed there).  Fixed buffers keep theirs."""
+    off = ctx.initial() if off is None else off
+    choose = first_fit if fit == "first" else best_fit
+    use = use_overlaps and bool(ctx.problem.overlaps)
+    al, fixed = ctx.alignment, ctx.fixed
+    for i in order[start:]:
+        if fixed[i] is None:
+            off[i] = choose(forbidden(ctx, i, off, use), al)
+    return off
+
+
+def arena(ctx: Context, off: Sequence[int]) -> int:
+    """Bytes the placement spans with the true (unpadded) sizes."""
+    bufs = ctx.problem.buffers
+    return max((o + b.size for o, b in zip(off, bufs, strict=True)), default=0)
+
+
+def peak(ctx: Context, off: Sequence[int]) -> int:
+    """Bytes spanned with padded sizes: what the greedies actually minimise."""
+    return max((o + s for o, s in zip(off, ctx.size, strict=True)), default=0)

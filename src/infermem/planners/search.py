@@ -1,0 +1,120 @@
+"""Strategies that combine the greedies: `best` and `hill-climb`.
+
+`best` runs the fast greedies and keeps the smallest arena, stopping as soon
+as one meets the lower bound (then it is provably optimal).  `hill-climb` is
+TVM USMP's: perturb the placement order of the best greedy by swapping two
+buffers (one of them, half the time, a buffer that sets the peak), re-place
+from the first changed position, keep the change unless the arena grows.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from .bounds import lower_bound
+from .context import Context, context
+from .greedy import ORDERS
+from .place import arena, peak, place
+from .problem import Problem
+from .registry import Placed, PlanOptions, register
+
+GREEDIES = ("tflm", "best-fit", "breadth", "conflicts")
+SMALL = 400  # `best` hill-climbs only problems up to this many buffers
+
+
+def best_greedy(
+    ctx: Context, use_overlaps: bool, lb: int, tried: dict | None = None
+) -> tuple[str, list[int]]:
+    """(name, offsets) of the smallest greedy plan; stops early at the bound."""
+    best: tuple[int, str, list[int]] | None = None
+    for name in GREEDIES:
+        order, fit = ORDERS[name]
+        off = place(ctx, order(ctx), fit, use_overlaps)
+        a = arena(ctx, off)
+        if tried is not None:
+            tried[name] = a
+        if best is None or a < best[0]:
+            best = (a, name, off)
+        if a <= lb:
+            break
+    assert best is not None
+    return best[1], best[2]
+
+
+def climb(
+    ctx: Context,
+    order: list[int],
+    fit: str,
+    use: bool,
+    opts: PlanOptions,
+    budget: float,
+    lb: int = 0,
+) -> tuple[list[int], int]:
+    """Hill-climb over placement orders until the attempts or the time budget
+    run out or the arena meets `lb`; returns (offsets, attempts made)."""
+    rng = random.Random(opts.seed)
+    deadline = time.perf_counter() + budget
+    order = list(order)
+    off = place(ctx, order, fit, use)
+    best = peak(ctx, off)
+    size, fixed = ctx.size, ctx.fixed
+    movable = [p for p, i in enumerate(order) if fixed[i] is None]
+    tries = 0
+    while tries < opts.attempts and len(movable) > 1 and best > lb:
+        if time.perf_counter() > deadline:
+            break
+        tries += 1
+        top = [p for p in movable if off[order[p]] + size[order[p]] == best]
+        p = rng.choice(top) if top and rng.random() < 0.5 else rng.choice(movable)
+        q = rng.choice(movable)
+        if p == q:
+            continue
+        cand = list(order)
+        cand[p], cand[q] = cand[q], cand[p]
+        start = min(p, q)
+        trial = list(off)
+        for i in cand[start:]:
+            if fixed[i] is None:
+                trial[i] = -1
+        place(ctx, cand, fit, use, trial, start)
+        a = peak(ctx, trial)
+        if a <= best:
+            order, off, best = cand, trial, a
+    return off, tries
+
+
+def _climb_from_best(ctx: Context, opts: PlanOptions, budget: float) -> tuple[list[int], dict]:
+    tried: dict[str, int] = {}
+    lb = lower_bound(ctx.problem)
+    name, _ = best_greedy(ctx, opts.use_overlaps, -1, tried)
+    order_fn, fit = ORDERS[name]
+    off, tries = climb(ctx, order_fn(ctx), fit, opts.use_overlaps, opts, budget, lb)
+    return off, {"start": name, "start_bytes": tried[name], "attempts": tries}
+
+
+@register("hill-climb")
+def hill_climb(problem: Problem, opts: PlanOptions) -> Placed:
+    """TVM USMP hill climb from the best greedy order (seeded, bounded)."""
+    ctx = context(problem)
+    off, notes = _climb_from_best(ctx, opts, opts.time_limit)
+    return Placed(ctx.names_to(off), None, notes)
+
+
+@register("best")
+def best(problem: Problem, opts: PlanOptions) -> Placed:
+    """Smallest of the fast greedies (overlap-aware when the problem has
+    overlaps); a short hill climb on small problems that miss the bound."""
+    ctx = context(problem)
+    lb = lower_bound(problem)
+    tried: dict[str, int] = {}
+    name, off = best_greedy(ctx, opts.use_overlaps, lb, tried)
+    notes: dict[str, object] = {"winner": name, "tried": tried}
+    if arena(ctx, off) > lb and ctx.n <= SMALL:
+        budget = min(1.0, 0.1 * opts.time_limit)
+        order_fn, fit = ORDERS[name]
+        climbed, tries = climb(ctx, order_fn(ctx), fit, opts.use_overlaps, opts, budget, lb)
+        if arena(ctx, climbed) < arena(ctx, off):
+            off, notes["winner"] = climbed, f"hill-climb from {name}"
+        notes["climb_attempts"] = tries
+    return Placed(ctx.names_to(off), True if arena(ctx, off) <= lb else None, notes)
