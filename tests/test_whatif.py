@@ -184,3 +184,13 @@ def test_cli_profile_whatifs(capsys, int8):
     assert "what-if" in out and "bitmask" in out
     assert main(["profile", str(EXAMPLE), "--weights-dtype", "int4"]) == 2
     assert "int4" in capsys.readouterr().err
+
+
+def test_int8_whatif_of_a_float_tflite_matches_the_real_int8_model():
+    """The converter's int8 twin of the same network is the ground truth for
+    what an int8 what-if of the float model should predict."""
+    twin = model_needs(load(FIX / "mobilenet_v1_int8.tflite"), time_limit=2.0)
+    what = model_needs(load(FIX / "mobilenet_v1_f32.tflite"), WhatIf(activations="int8"),
+                       time_limit=2.0)
+    for name in ("runtime", "infermem", "reorder"):
+        assert what.level(name).arena_bytes == twin.level(name).arena_bytes

@@ -141,7 +141,8 @@ def _resized(problem: Problem, graph: Graph) -> Problem:
     by_index = {t.index: t for t in graph.tensors.values() if t.index is not None}
     out = []
     for b in problem.buffers:
-        t = graph.tensors.get(b.name) or (by_index.get(b.index) if b.index is not None else None)
+        t = by_index.get(b.index) if b.index is not None else None
+        t = t if t is not None else graph.tensors.get(b.name)
         size = b.size if t is None else align_up(t.nbytes, problem.alignment)
         out.append(b if size == b.size else dataclasses.replace(b, size=size))
     return dataclasses.replace(problem, buffers=tuple(out))
