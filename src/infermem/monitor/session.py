@@ -133,7 +133,7 @@ class Monitor:
     @contextmanager
     def iteration(self, name: str = "run") -> Iterator[None]:
         """One repetition of the steady-state work; the leak verdict uses these."""
-        self._emit(ITER_START, name)
+        self._emit(ITER_START, name, quick=True)
         try:
             yield
         finally:
@@ -143,10 +143,10 @@ class Monitor:
         """A fact for the report (runtime version, input shapes...)."""
         self._emit(INFO, key, message=str(value))
 
-    def _emit(self, kind: str, name: str, **extra) -> None:
+    def _emit(self, kind: str, name: str, quick: bool = False, **extra) -> None:
         if self._probe is None:
             raise BadInput("Monitor is not running: use it as `with Monitor() as mon:`")
-        r = self._probe.read()
+        r = self._probe.quick() if quick else self._probe.read()
         event = Event(
             kind, name, time.monotonic(), os.getpid(), r.rss, r.hwm, r.py, r.py_peak, **extra
         )
