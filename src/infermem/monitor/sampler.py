@@ -6,7 +6,8 @@ sampler barely competes for the GIL); elsewhere from psutil.  USS (memory
 only this process would free on exit) needs a walk over all mappings, about a
 millisecond, so it is read at its own slower period, and not at all unless
 asked.  Sleeping is deadline-based so the period does not drift; a late
-wake-up skips ahead rather than bunching samples.
+wake-up skips ahead rather than bunching samples (so consecutive samples
+are at least half a period apart).
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ class Sampler:
         while True:
             deadline += self.interval_s
             now = time.monotonic()
-            if deadline < now:
-                deadline = now
+            if deadline - now < self.interval_s / 2:  # woke late: skip, do not bunch
+                deadline = now + self.interval_s
             if self._stop.wait(deadline - now) or not self._sample():
                 break

@@ -91,14 +91,14 @@ class Monitor:
     def start(self) -> Monitor:
         self._probe = Probe(trace_python=self.trace_python)
         self._sink = sink_from_env()
-        self.t0 = time.monotonic()
+        sampler = None
         if self.interval_ms is not None:
-            from .sampler import Sampler
+            from .sampler import Sampler  # numpy: imported before the clock starts
 
             uss = self.uss_interval_ms / 1e3 if self.uss_interval_ms else None
-            self._sampler = Sampler(
-                None, self.interval_ms / 1e3, uss, trace_python=self.trace_python
-            ).start()
+            sampler = Sampler(None, self.interval_ms / 1e3, uss, trace_python=self.trace_python)
+        self.t0 = time.monotonic()
+        self._sampler = sampler.start() if sampler else None
         self._emit(PHASE_START, MONITOR_PHASE)
         return self
 

@@ -69,6 +69,7 @@ class Timeline:
     def __repr__(self) -> str:
         head = [f"Timeline({len(self)} samples)", "  " + "  ".join(COLUMNS)]
         for row in list(self.rows())[:5]:
+            row["t_s"] = f"{row['t_s']:.4f}"
             head.append("  " + "  ".join(str(row[c]) for c in COLUMNS))
         if len(self) > 5:
             head.append("  ...")
