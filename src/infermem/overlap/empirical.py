@@ -7,25 +7,33 @@ inputs; compare with the original model's outputs bit for bit.  A binary
 search over D finds the smallest distance at which the outputs still agree.
 
 This cannot prove safety (a clobbered byte may happen to hold the same value,
-or not change the result), so it is an *upper* bound on the safe overlap:
-a proven bound (analytic, traced) must never exceed it, and the gap between
-them shows where a proof is loose.  Every probe is one TFLM run in a child
-process, so this is slow: a dozen runs per operator.
+or not change the result), so it is an *upper* bound on the safe overlap: a
+proven bound (analytic, traced) must never exceed it, and the gap between
+them shows where a proof is loose.  Probes run in one long-lived TFLM child
+process (`_probe_child`), restarted if a plan crashes it.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import Failure
 from ..graph import align_up
 from ..planners import Overlap, Problem, plan
-from ..tflm import run, write_offline_plan
+from ..tflm import write_offline_plan
 from ..tflm._model import read_model
 from ..tflm.inputs import random_inputs
+from ..tflm.measure import default_arena
 from ..tflm.problem import TflmProblem, build
 
 
@@ -40,42 +48,119 @@ class EmpiricalBound:
 
 def pinned_layout(tp: TflmProblem, out: str, inp: str, distance: int) -> dict[int, int]:
     """Tensor offsets (by tensor index): `out` at 0, `inp` at `distance`, every other
-    buffer (scratch included) placed around them by TFLM's greedy planner."""
-    by = tp.problem.by_name
-    size = by[out].size
+    buffer (scratch included) placed around them by TFLM's greedy planner.  A
+    distance off the 16-byte grid is allowed (byte-exact probes): the rest is
+    then planned with alignment 1, which TFLM's planner also does (it only
+    ever adds aligned sizes)."""
+    size = tp.problem.by_name[out].size
     overlap = Overlap(out, inp, max(0, size - distance))
     bufs = tuple(
         replace(b, offset=0 if b.name == out else distance) if b.name in (out, inp) else b
         for b in tp.problem.buffers
     )
-    p = plan(Problem(bufs, tp.problem.alignment, (overlap,)), "tflm")
+    alignment = tp.problem.alignment if distance % tp.problem.alignment == 0 else 1
+    p = plan(Problem(bufs, alignment, (overlap,)), "tflm")
     return {tp.tensor_buffers[n]: o for n, o in p.offsets.items() if n in tp.tensor_buffers}
 
 
-class _Prober:
-    """Runs `src` with one pinned pair and compares against the original."""
+class Worker:
+    """One TFLM child process serving many runs; restarted after a crash."""
 
-    def __init__(self, src: Path, tp: TflmProblem, sets, timeout: float) -> None:
-        self.src, self.tp, self.sets, self.timeout = src, tp, sets, timeout
-        self.reference = run(src, sets, timeout=timeout).outputs
+    def __init__(self, timeout: float = 60.0) -> None:
+        self.timeout = timeout
+        self.proc: subprocess.Popen | None = None
+
+    def _start(self) -> subprocess.Popen:
+        src = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
+        return subprocess.Popen(
+            [sys.executable, "-m", "infermem.overlap._probe_child"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, env=env,
+        )  # fmt: skip
+
+    def _answer(self, proc: subprocess.Popen) -> str | None:
+        box: list[str] = []
+        t = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)
+        t.start()
+        t.join(self.timeout)
+        return box[0].strip() if box and box[0] else None
+
+    def run(self, model: Path, sets_npz: Path, n_outputs: int, arena: int, tmp: Path):
+        """(outputs as bytes by name, head bytes), or None if TFLM failed or crashed."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = self._start()
+        out = tmp / "out.npz"
+        req = {"model": str(model), "arena": arena, "inputs": str(sets_npz),
+               "outputs": str(out), "n_outputs": n_outputs}  # fmt: skip
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        answer = self._answer(self.proc)
+        if answer is None or not answer.startswith("OK"):
+            if answer is None:
+                self.close()
+            return None
+        with np.load(out) as z:
+            return {k: z[k].tobytes() for k in z.files}, int(answer.split()[1])
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+class Prober:
+    """Runs `src` with one pinned pair at a time and compares with the original."""
+
+    def __init__(self, src: str | Path, runs: int = 3, seed: int = 0, timeout: float = 60.0):
+        self.src = Path(src)
+        self.tp = build(self.src)
+        model = read_model(self.src)
+        self.n_outputs = len(model.main.outputs)
+        self.arena = default_arena(model)
+        self._tmp = tempfile.TemporaryDirectory(prefix="infermem-dmo-")
+        self.dir = Path(self._tmp.name)
+        sets = [random_inputs(model, seed + k) for k in range(runs)]
+        self.sets = self.dir / "in.npz"
+        np.savez(
+            self.sets, **{f"s{s}_i{j}": x for s, xs in enumerate(sets) for j, x in enumerate(xs)}
+        )
+        self.worker = Worker(timeout)
+        self.reference = self.worker.run(self.src, self.sets, self.n_outputs, self.arena, self.dir)
+        if self.reference is None:
+            raise Failure(f"{self.src}: TFLM cannot run the original model")
+
+    @property
+    def head(self) -> int:
+        """TFLM's measured head for the original model."""
+        return self.reference[1]
+
+    def compare(self, path: str | Path) -> tuple[bool, int | None]:
+        """(outputs bit-identical to the original's, measured head) for another
+        version of the same model, e.g. one with an offline plan."""
+        got = self.worker.run(Path(path), self.sets, self.n_outputs, self.arena, self.dir)
+        return (got is not None and got[0] == self.reference[0]), (got[1] if got else None)
 
     def identical(self, out: str, inp: str, distance: int) -> bool:
+        path = self.dir / "probe.tflite"
         offsets = pinned_layout(self.tp, out, inp, distance)
-        with tempfile.TemporaryDirectory(prefix="infermem-dmo-") as tmp:
-            path = Path(tmp, "probe.tflite")
-            write_offline_plan(self.src, path, offsets)
-            try:
-                got = run(path, self.sets, timeout=self.timeout).outputs
-            except Failure:
-                return False  # a crash counts as "not the same outputs"
-        return all(
-            a.tobytes() == b.tobytes()
-            for sa, sb in zip(self.reference, got, strict=True)
-            for a, b in zip(sa, sb, strict=True)
-        )
+        write_offline_plan(self.src, path, offsets, alignment=1)
+        got = self.worker.run(path, self.sets, self.n_outputs, self.arena, self.dir)
+        return got is not None and got[0] == self.reference[0]
+
+    def close(self) -> None:
+        self.worker.close()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> Prober:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
-def search(prober: _Prober, out: str, inp: str, step: int) -> EmpiricalBound:
+def search(prober: Prober, out: str, inp: str, step: int = 16) -> EmpiricalBound:
     """Smallest D in [0, size(out)] (multiples of `step`) with identical outputs,
     assuming the outcome is monotone in D (D = size(out): no overlap at all)."""
     size = prober.tp.problem.by_name[out].size
@@ -95,13 +180,8 @@ def empirical_bounds(
     runs: int = 3,
     seed: int = 0,
     step: int = 16,
-    timeout: float = 120.0,
 ) -> list[EmpiricalBound]:
     """Empirical bound for each (output buffer, input buffer) pair of `src`'s
     TFLM problem (names as in `tflm.problem.build(src)`)."""
-    src = Path(src)
-    tp = build(src)
-    model = read_model(src)
-    sets = [random_inputs(model, seed + k) for k in range(runs)]
-    prober = _Prober(src, tp, sets, timeout)
-    return [search(prober, out, inp, step) for out, inp in pairs]
+    with Prober(src, runs, seed) as prober:
+        return [search(prober, out, inp, step) for out, inp in pairs]
