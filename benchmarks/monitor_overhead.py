@@ -1,12 +1,13 @@
 """Wall-time overhead of the memory monitor: monitored vs unmonitored, same work.
 
-    python benchmarks/monitor_overhead.py [--repeats 9] [--runs 40] [--interval-ms 5]
+    python benchmarks/monitor_overhead.py [--repeats 9] [--runs 100] [--interval-ms 5]
 
-Three scenarios, each repeated with monitored and unmonitored runs interleaved
-(so machine load hits both alike); the table gives the medians of wall time
-and their ratio, and the ratio of CPU seconds (this process, its threads and
-its children: the sampler, the child, the child's runtime threads), which a
-busy machine disturbs less than wall time.
+Three scenarios, monitored and unmonitored runs interleaved (so machine load
+hits both alike), onnxruntime on one intra-op thread in both (its spinning
+worker threads make CPU time meaningless otherwise).  The table gives the
+median wall times and their ratio, the ratio of the fastest runs (the least
+disturbed), and the ratio of CPU seconds (this process, its threads and its
+children: sampler, child, runtime), which a busy machine disturbs less.
 
 - in-process: an onnxruntime inference loop bare vs inside `Monitor()` with a
   phase and one `iteration()` per inference (light SqueezeNet, ~15-30 ms/run);
@@ -43,7 +44,9 @@ PLAIN = """
 import sys
 import numpy as np
 import onnxruntime as ort
-s = ort.InferenceSession(open(sys.argv[1], "rb").read(), providers=["CPUExecutionProvider"])
+o = ort.SessionOptions()
+o.intra_op_num_threads = 1
+s = ort.InferenceSession(open(sys.argv[1], "rb").read(), o, providers=["CPUExecutionProvider"])
 i = s.get_inputs()[0]
 x = np.random.default_rng(0).standard_normal(i.shape).astype(np.float32)
 for _ in range(int(sys.argv[2]) + 1):
@@ -52,7 +55,9 @@ for _ in range(int(sys.argv[2]) + 1):
 
 
 def _session(path: Path):
-    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    s = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     i = s.get_inputs()[0]
     return s, {i.name: np.random.default_rng(0).standard_normal(i.shape).astype(np.float32)}
 
@@ -86,8 +91,8 @@ def _monitored(sess, feed, runs: int, interval_ms: float) -> None:
     mon.result()
 
 
-def _interleaved(a, b, repeats: int) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Median (wall s, cpu s) of a and of b, run alternately first."""
+def _interleaved(a, b, repeats: int):
+    """(wall s, cpu s) of a and of b, run alternately first: medians and minima."""
     ta, tb = [], []
     for k in range(repeats):
         if k % 2 == 0:
@@ -97,10 +102,11 @@ def _interleaved(a, b, repeats: int) -> tuple[tuple[float, float], tuple[float, 
             tb.append(_timed(b))
             ta.append(_timed(a))
 
-    def med(xs):
-        return statistics.median(x[0] for x in xs), statistics.median(x[1] for x in xs)
+    def stats(xs):
+        walls, cpus = [x[0] for x in xs], [x[1] for x in xs]
+        return statistics.median(walls), statistics.median(cpus), min(walls)
 
-    return med(ta), med(tb)
+    return stats(ta), stats(tb)
 
 
 def in_process(path: Path, runs: int, repeats: int, interval_ms: float):
@@ -122,7 +128,7 @@ def child(path: Path, runs: int, repeats: int, interval_ms: float):
             subprocess.run([sys.executable, str(script), str(path), str(runs)], check=True)
 
         def monitored() -> None:
-            r = monitor_model(str(path), runs=runs, warmup=0, interval_ms=interval_ms)
+            r = monitor_model(str(path), runs=runs, warmup=0, interval_ms=interval_ms, threads=1)
             assert r.error is None, r.error
 
         return _interleaved(plain, monitored, repeats)
@@ -131,7 +137,7 @@ def child(path: Path, runs: int, repeats: int, interval_ms: float):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=9)
-    ap.add_argument("--runs", type=int, default=40)
+    ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--interval-ms", type=float, default=5.0)
     args = ap.parse_args()
     rows = [
@@ -144,9 +150,14 @@ def main() -> None:
     ]  # fmt: skip
     print(f"interval {args.interval_ms:g} ms, {args.repeats} repeats, medians; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
-    print(f"{'scenario':<28}{'bare s':>9}{'monitored s':>13}{'wall ratio':>12}{'CPU ratio':>11}")
-    for name, ((bw, bc), (mw, mc)) in rows:
-        print(f"{name:<28}{bw:>9.3f}{mw:>13.3f}{mw / bw:>12.3f}{mc / bc:>11.3f}")
+    print(
+        f"{'scenario':<28}{'bare s':>9}{'monitored s':>13}{'wall ratio':>12}"
+        f"{'min ratio':>11}{'CPU ratio':>11}"
+    )
+    for name, ((bw, bc, bmin), (mw, mc, mmin)) in rows:
+        print(
+            f"{name:<28}{bw:>9.3f}{mw:>13.3f}{mw / bw:>12.3f}{mmin / bmin:>11.3f}{mc / bc:>11.3f}"
+        )
 
 
 if __name__ == "__main__":
