@@ -138,6 +138,21 @@ def test_overlap_used_and_policed_by_one_alignment_unit(al):
             validate(p, bad)
 
 
+def test_mirrored_greedy_puts_a_smaller_output_below_its_input():
+    """Largest first puts the 8-unit input at 0, leaving no room below it for
+    its output; planning top-down (mirrored) does, as does the exact solver."""
+    u = 16
+    p = Problem(
+        (Buffer("in", 8 * u, 0, 1), Buffer("out", 4 * u, 1, 2)),
+        u,
+        (Overlap("out", "in", 3 * u + u // 2),),
+    )
+    assert plan(p, "tflm-dmo").arena_bytes == 12 * u
+    for s in ("best", "exact", "hill-climb"):
+        r = plan(p, s)
+        assert r.arena_bytes == 9 * u and r.offsets == {"in": u, "out": 0}, s
+
+
 def test_overlapping_plan_rejected_naming_both_tensors():
     p = Problem((Buffer("conv_out", 64, 0, 2), Buffer("relu_out", 32, 1, 3)))
     with pytest.raises(Failure) as e:

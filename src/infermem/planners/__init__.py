@@ -10,10 +10,12 @@ A new strategy is one function decorated with `@register("name")`.
 from __future__ import annotations
 
 import time
+from numbers import Integral
 
 from ..errors import BadInput, Failure
 from . import exact, greedy, search  # noqa: F401  (register the strategies)
 from .bounds import lower_bound
+from .context import context
 from .problem import Buffer, Overlap, Plan, Problem
 from .registry import STRATEGIES, Placed, PlanOptions, register
 from .validate import validate
@@ -35,34 +37,40 @@ __all__ = [
 
 
 def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    return type(v) is int or (isinstance(v, Integral) and not isinstance(v, bool))
+
+
+def _check_buffer(b: Buffer, alignment: int) -> None:
+    if not (_is_int(b.size) and _is_int(b.first) and _is_int(b.last)):
+        raise BadInput(f"buffer {b.name!r}: size, first and last must be integers")
+    if b.size < 0 or b.first < 0 or b.last < b.first:
+        raise BadInput(
+            f"buffer {b.name!r}: size {b.size} must be >= 0 and lifetime "
+            f"{b.first}..{b.last} must satisfy 0 <= first <= last"
+        )
+    if b.offset is not None and (not _is_int(b.offset) or b.offset < 0 or b.offset % alignment):
+        raise BadInput(
+            f"buffer {b.name!r}: fixed offset {b.offset!r} is not a non-negative "
+            f"multiple of the alignment {alignment}"
+        )
 
 
 def check_problem(problem: Problem) -> None:
     """Raise BadInput if the problem itself is malformed: sizes, lifetimes,
     names, alignment, fixed offsets that are unaligned or clash, overlaps
     that name unknown buffers."""
-    if not _is_int(problem.alignment) or problem.alignment < 1:
-        raise BadInput(f"alignment must be a positive integer, got {problem.alignment!r}")
+    al = problem.alignment
+    if not _is_int(al) or al < 1:
+        raise BadInput(f"alignment must be a positive integer, got {al!r}")
     seen: set[str] = set()
     for b in problem.buffers:
         if b.name in seen:
             raise BadInput(f"buffer name {b.name!r} appears twice in the problem")
         seen.add(b.name)
-        if not (_is_int(b.size) and _is_int(b.first) and _is_int(b.last)):
-            raise BadInput(f"buffer {b.name!r}: size, first and last must be integers")
-        if b.size < 0 or b.first < 0 or b.last < b.first:
-            raise BadInput(
-                f"buffer {b.name!r}: size {b.size} must be >= 0 and lifetime "
-                f"{b.first}..{b.last} must satisfy 0 <= first <= last"
-            )
-        if b.offset is not None and (
-            not _is_int(b.offset) or b.offset < 0 or b.offset % problem.alignment
-        ):
-            raise BadInput(
-                f"buffer {b.name!r}: fixed offset {b.offset!r} is not a non-negative "
-                f"multiple of the alignment {problem.alignment}"
-            )
+        s, f, e, o = b.size, b.first, b.last, b.offset
+        fast = type(s) is int and type(f) is int and type(e) is int and 0 <= f <= e and s >= 0
+        if not fast or (o is not None and (type(o) is not int or o < 0 or o % al)):
+            _check_buffer(b, al)
     for ov in problem.overlaps:
         if ov.output not in seen or ov.input not in seen:
             raise BadInput(f"overlap {ov} names a buffer that is not in the problem")
@@ -70,8 +78,8 @@ def check_problem(problem: Problem) -> None:
             raise BadInput(f"overlap {ov} must join two buffers with max_bytes >= 0")
     fixed = [b for b in problem.buffers if b.offset is not None]
     if len(fixed) > 1:
-        sub = Problem(tuple(fixed), problem.alignment)
-        sub = Problem(sub.buffers, sub.alignment, _within(sub, problem.overlaps))
+        sub = Problem(tuple(fixed), al)
+        sub = Problem(sub.buffers, al, _within(sub, problem.overlaps))
         try:
             validate(sub, {b.name: b.offset for b in fixed})
         except Failure as e:
@@ -107,7 +115,7 @@ def plan(
     seconds = time.perf_counter() - t0
     offsets = {k: int(v) for k, v in result.items()}
     validate(problem, offsets)
-    lb = lower_bound(problem)
+    lb = context(problem).lower_bound
     arena = max((offsets[b.name] + b.size for b in problem.buffers), default=0)
     optimal = True if arena <= lb else getattr(result, "optimal", None)
     notes = dict(getattr(result, "notes", {}))

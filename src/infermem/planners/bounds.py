@@ -16,35 +16,48 @@ import numpy as np
 from .problem import Problem
 
 
+def _arrays(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    bufs, n = problem.buffers, len(problem.buffers)
+    size = np.fromiter((b.size for b in bufs), dtype=np.int64, count=n)
+    first = np.fromiter((b.first for b in bufs), dtype=np.int64, count=n)
+    last = np.fromiter((b.last for b in bufs), dtype=np.int64, count=n)
+    return size, first, last
+
+
+def _sweep(steps: int, lo: np.ndarray, hi: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """Per step, the sum of `amount` over the intervals [lo, hi] covering it."""
+    delta = np.zeros(steps + 1, dtype=np.int64)
+    np.add.at(delta, lo, amount)
+    np.add.at(delta, hi + 1, -amount)
+    return np.cumsum(delta)[:steps]
+
+
 def live_sums(problem: Problem) -> np.ndarray:
     """Bytes live at each step (true sizes, no sharing)."""
-    steps = problem.steps
-    delta = np.zeros(steps + 1, dtype=np.int64)
-    for b in problem.buffers:
-        delta[b.first] += b.size
-        delta[b.last + 1] -= b.size
-    return np.cumsum(delta)[:steps]
+    size, first, last = _arrays(problem)
+    return _sweep(problem.steps, first, last, size)
 
 
 def overlap_savings(problem: Problem) -> np.ndarray:
     """Most bytes allowed overlaps can save at each step (per unordered pair,
     the largest saving any of its Overlaps allows)."""
-    by = problem.by_name
-    best: dict[frozenset, tuple[int, int, int]] = {}
+    index = {b.name: i for i, b in enumerate(problem.buffers)}
+    bufs = problem.buffers
+    best: dict[tuple[int, int], int] = {}
     for ov in problem.overlaps:
-        a, b = by.get(ov.output), by.get(ov.input)
-        if a is None or b is None or a.name == b.name or not a.lives_with(b):
+        a, b = index.get(ov.output), index.get(ov.input)
+        if a is None or b is None or a == b or not bufs[a].lives_with(bufs[b]):
             continue
-        save = max(0, min(ov.max_bytes, a.size, b.size))
-        key = frozenset((a.name, b.name))
-        lo, hi = max(a.first, b.first), min(a.last, b.last)
-        if save > best.get(key, (0, 0, 0))[0]:
-            best[key] = (save, lo, hi)
-    delta = np.zeros(problem.steps + 1, dtype=np.int64)
-    for save, lo, hi in best.values():
-        delta[lo] += save
-        delta[hi + 1] -= save
-    return np.cumsum(delta)[: problem.steps]
+        save = max(0, min(ov.max_bytes, bufs[a].size, bufs[b].size))
+        key = (min(a, b), max(a, b))
+        best[key] = max(best.get(key, 0), save)
+    if not best:
+        return np.zeros(problem.steps, dtype=np.int64)
+    pairs = np.array(list(best), dtype=np.int64).reshape(-1, 2)
+    _, first, last = _arrays(problem)
+    lo = np.maximum(first[pairs[:, 0]], first[pairs[:, 1]])
+    hi = np.minimum(last[pairs[:, 0]], last[pairs[:, 1]])
+    return _sweep(problem.steps, lo, hi, np.fromiter(best.values(), dtype=np.int64))
 
 
 def lower_bound(problem: Problem) -> int:

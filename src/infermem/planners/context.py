@@ -10,13 +10,15 @@ O(n log n + conflicts), never O(n^2) on long schedules of short lifetimes.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property
 
 import numpy as np
 
 from ..graph import align_up
+from .bounds import lower_bound
 from .problem import Problem
 
 CHUNK_PAIRS = 1 << 21
@@ -80,6 +82,10 @@ class Context:
     def steps(self) -> int:
         return 1 + max(self.last, default=-1)
 
+    @cached_property
+    def lower_bound(self) -> int:
+        return lower_bound(self.problem)
+
     def initial(self) -> list[int]:
         """Offsets with only the fixed buffers placed (-1 = not yet placed)."""
         return [-1 if f is None else f for f in self.fixed]
@@ -89,17 +95,19 @@ class Context:
 
 
 def _neighbours(first: np.ndarray, last: np.ndarray) -> tuple[tuple[int, ...], ...]:
+    """For each buffer, the buffers whose lifetimes meet its own (CSR, then
+    sliced once as Python lists: the greedies index them millions of times)."""
     n = len(first)
-    lists: list[list[int]] = [[] for _ in range(n)]
-    for i, j in time_pairs(first, last):
-        ii = np.concatenate([i, j])
-        jj = np.concatenate([j, i])
-        order = np.argsort(ii, kind="stable")
-        ii, jj = ii[order], jj[order]
-        cuts = np.searchsorted(ii, np.arange(n + 1))
-        for k in np.flatnonzero(np.diff(cuts)):
-            lists[k].extend(jj[cuts[k] : cuts[k + 1]].tolist())
-    return tuple(tuple(x) for x in lists)
+    chunks = list(time_pairs(first, last))
+    if not chunks:
+        return tuple(() for _ in range(n))
+    i = np.concatenate([c[0] for c in chunks])
+    j = np.concatenate([c[1] for c in chunks])
+    ii, jj = np.concatenate([i, j]), np.concatenate([j, i])
+    order = np.argsort(ii, kind="stable")
+    cuts = np.searchsorted(ii[order], np.arange(n + 1)).tolist()
+    flat = jj[order].tolist()
+    return tuple(tuple(flat[cuts[k] : cuts[k + 1]]) for k in range(n))
 
 
 def _allowances(problem: Problem, index: dict[str, int]) -> tuple[dict, ...]:
@@ -130,9 +138,25 @@ def model_order(problem: Problem) -> tuple[int, ...]:
     )
 
 
-@lru_cache(maxsize=4)
+_CACHE: OrderedDict[int, tuple[Problem, Context]] = OrderedDict()
+
+
 def context(problem: Problem) -> Context:
-    """Build (once per problem, cached) the index view strategies share."""
+    """The index view strategies share, built once per Problem object (an
+    identity cache of the last few: hashing 10,000 buffers costs more than
+    looking them up, and a Problem is immutable)."""
+    hit = _CACHE.get(id(problem))
+    if hit is not None and hit[0] is problem:
+        _CACHE.move_to_end(id(problem))
+        return hit[1]
+    ctx = _build(problem)
+    _CACHE[id(problem)] = (problem, ctx)
+    while len(_CACHE) > 4:
+        _CACHE.popitem(last=False)
+    return ctx
+
+
+def _build(problem: Problem) -> Context:
     bufs = problem.buffers
     first = np.fromiter((b.first for b in bufs), dtype=np.int64, count=len(bufs))
     last = np.fromiter((b.last for b in bufs), dtype=np.int64, count=len(bufs))

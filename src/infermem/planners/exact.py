@@ -19,7 +19,6 @@ from dataclasses import replace
 
 from ortools.sat.python import cp_model
 
-from .bounds import lower_bound
 from .context import Context, context
 from .place import arena, peak
 from .problem import Problem
@@ -105,7 +104,7 @@ def exact(problem: Problem, opts: PlanOptions) -> Placed:
     """CP-SAT optimum within opts.time_limit (2 workers), warm-started."""
     t0 = time.perf_counter()
     ctx = context(problem)
-    lb = lower_bound(problem)
+    lb = ctx.lower_bound
     name, hint = best_greedy(ctx, opts.use_overlaps, lb)
     notes: dict[str, object] = {"hint": name, "hint_bytes": arena(ctx, hint)}
     al = ctx.alignment

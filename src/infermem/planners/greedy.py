@@ -26,7 +26,9 @@ MicroAllocator feeds it (micro_allocator.cc CreatePlan, micro_allocation_info.cc
 
 `tflm-dmo` keeps TFLM's order and first fit but lets a buffer use allowed
 overlaps.  The others follow TFLite's ArenaPlanner (best fit), Pisarchyk &
-Lee's greedy by breadth, and TVM USMP's greedy by conflicts.
+Lee's greedy by breadth, and TVM USMP's greedy by conflicts; all of them use
+allowed overlaps when the problem has some (unless told not to).  `best`
+(search.py) also tries each of them mirrored (packed from the top down).
 """
 
 from __future__ import annotations

@@ -9,6 +9,11 @@ from max(o_j, end_j - k).  Sorting the forbidden ranges by their low end and
 sweeping them is TFLM's gap search over "simultaneously active buffers ordered
 by offset" exactly: "the gap before the next buffer is >= s" is "the candidate
 is <= o_next - s", and skipping a buffer moves the candidate to its end.
+
+Largest-first greedies put the biggest buffer at 0, where no output can go
+below it.  `mirror=True` plans in a flipped address space (x' = H - x - s,
+packing from the top down) where an output B of input A must satisfy
+end'(A) <= end'(B) and end'(A) - x'(B) <= k, then flips the offsets back.
 """
 
 from __future__ import annotations
@@ -18,25 +23,36 @@ from collections.abc import Sequence
 from .context import Context
 
 
-def forbidden(ctx: Context, i: int, off: Sequence[int], use_overlaps: bool) -> list[tuple]:
-    """Sorted (lo, hi): placing i at x clashes with a placed buffer iff lo < x < hi."""
+def forbidden(
+    ctx: Context, i: int, off: Sequence[int], use_overlaps: bool, mirror: bool = False
+) -> list[tuple]:
+    """Sorted (lo, hi): placing i at x clashes with a placed buffer iff lo < x < hi
+    (a range with lo >= hi forbids nothing and is harmless to both fits)."""
     s = ctx.size[i]
     size = ctx.size
     allow = ctx.allow[i] if use_overlaps else None
-    out = []
-    for j in ctx.nbr[i]:
+    if not allow:
+        out = [(o - s, o + size[j]) for j in ctx.nbr[i] if (o := off[j]) >= 0]
+        out.sort()
+        return out
+    out = [(o - s, o + size[j]) for j in ctx.nbr[i] if j not in allow and (o := off[j]) >= 0]
+    for j, (k_out, k_in) in allow.items():  # i may reach k_out into j; j k_in into i
         o = off[j]
         if o < 0:
             continue
-        lo, hi = o - s, o + size[j]
-        if allow and j in allow:
-            k_out, k_in = allow[j]
+        e = o + size[j]
+        lo, hi = o - s, e
+        if mirror:
+            if k_out is not None:
+                hi = min(hi, max(e - s, e - k_out))
+            if k_in is not None:
+                lo = max(lo, min(e, o + k_in) - s)
+        else:
             if k_out is not None:
                 lo = max(lo, min(o, o + k_out - s))
             if k_in is not None:
-                hi = min(hi, max(o, o + size[j] - k_in))
-        if lo < hi:
-            out.append((lo, hi))
+                hi = min(hi, max(o, e - k_in))
+        out.append((lo, hi))
     out.sort()
     return out
 
@@ -79,16 +95,23 @@ def place(
     use_overlaps: bool = True,
     off: list[int] | None = None,
     start: int = 0,
+    mirror: bool = False,
 ) -> list[int]:
     """Offsets (by index) after placing order[start:] on top of `off` (fixed
-    buffers and order[:start] already placed there).  Fixed buffers keep theirs."""
+    buffers and order[:start] already placed there).  Fixed buffers keep theirs.
+    With `mirror` (no fixed buffers, no partial `off`) the result is flipped."""
+    if mirror and (start or off is not None or any(f is not None for f in ctx.fixed)):
+        raise ValueError("mirrored placement needs a fresh start and no fixed buffers")
     off = ctx.initial() if off is None else off
     choose = first_fit if fit == "first" else best_fit
     use = use_overlaps and bool(ctx.problem.overlaps)
     al, fixed = ctx.alignment, ctx.fixed
     for i in order[start:]:
         if fixed[i] is None:
-            off[i] = choose(forbidden(ctx, i, off, use), al)
+            off[i] = choose(forbidden(ctx, i, off, use, mirror), al)
+    if mirror:
+        top = peak(ctx, off)
+        off = [top - o - s for o, s in zip(off, ctx.size, strict=True)]
     return off
 
 

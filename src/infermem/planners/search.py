@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import time
 
-from .bounds import lower_bound
 from .context import Context, context
 from .greedy import ORDERS
 from .place import arena, peak, place
@@ -21,25 +20,51 @@ from .registry import Placed, PlanOptions, register
 
 GREEDIES = ("tflm", "best-fit", "breadth", "conflicts")
 SMALL = 400  # `best` hill-climbs only problems up to this many buffers
+MIRROR_MAX = 2000  # and tries mirrored greedies (overlaps only) up to this many
+
+
+def _variants(ctx: Context, use_overlaps: bool) -> list[tuple[str, bool]]:
+    """(greedy, mirrored?) pairs worth trying on this problem."""
+    out = [(name, False) for name in GREEDIES]
+    if (
+        use_overlaps
+        and ctx.problem.overlaps
+        and ctx.n <= MIRROR_MAX
+        and all(f is None for f in ctx.fixed)
+    ):
+        out += [(name, True) for name in GREEDIES]
+    return out
 
 
 def best_greedy(
     ctx: Context, use_overlaps: bool, lb: int, tried: dict | None = None
 ) -> tuple[str, list[int]]:
-    """(name, offsets) of the smallest greedy plan; stops early at the bound."""
+    """(label, offsets) of the smallest greedy plan; stops early at the bound.
+    Labels are greedy names, with " mirrored" for top-down variants."""
     best: tuple[int, str, list[int]] | None = None
-    for name in GREEDIES:
+    for name, mirror in _variants(ctx, use_overlaps):
         order, fit = ORDERS[name]
-        off = place(ctx, order(ctx), fit, use_overlaps)
+        off = place(ctx, order(ctx), fit, use_overlaps, mirror=mirror)
         a = arena(ctx, off)
+        label = f"{name} mirrored" if mirror else name
         if tried is not None:
-            tried[name] = a
+            tried[label] = a
         if best is None or a < best[0]:
-            best = (a, name, off)
+            best = (a, label, off)
         if a <= lb:
             break
     assert best is not None
     return best[1], best[2]
+
+
+def _order_of(ctx: Context, label: str, off: list[int]) -> tuple[list[int], str]:
+    """A placement order (and fit) that re-creates the winner's layout well:
+    its own order, or for a mirrored winner the buffers by offset."""
+    name = label.split()[0]
+    order_fn, fit = ORDERS[name]
+    if label.endswith("mirrored"):
+        return sorted(range(ctx.n), key=lambda i: (off[i], -ctx.size[i])), "first"
+    return order_fn(ctx), fit
 
 
 def climb(
@@ -86,11 +111,12 @@ def climb(
 
 def _climb_from_best(ctx: Context, opts: PlanOptions, budget: float) -> tuple[list[int], dict]:
     tried: dict[str, int] = {}
-    lb = lower_bound(ctx.problem)
-    name, _ = best_greedy(ctx, opts.use_overlaps, -1, tried)
-    order_fn, fit = ORDERS[name]
-    off, tries = climb(ctx, order_fn(ctx), fit, opts.use_overlaps, opts, budget, lb)
-    return off, {"start": name, "start_bytes": tried[name], "attempts": tries}
+    label, start = best_greedy(ctx, opts.use_overlaps, -1, tried)
+    order, fit = _order_of(ctx, label, start)
+    off, tries = climb(ctx, order, fit, opts.use_overlaps, opts, budget, ctx.lower_bound)
+    if arena(ctx, off) > arena(ctx, start):
+        off = start
+    return off, {"start": label, "start_bytes": tried[label], "attempts": tries}
 
 
 @register("hill-climb")
@@ -103,18 +129,19 @@ def hill_climb(problem: Problem, opts: PlanOptions) -> Placed:
 
 @register("best")
 def best(problem: Problem, opts: PlanOptions) -> Placed:
-    """Smallest of the fast greedies (overlap-aware when the problem has
-    overlaps); a short hill climb on small problems that miss the bound."""
+    """Smallest of the fast greedies (overlap-aware, also mirrored, when the
+    problem has overlaps); a short hill climb on small problems that miss the
+    bound."""
     ctx = context(problem)
-    lb = lower_bound(problem)
+    lb = ctx.lower_bound
     tried: dict[str, int] = {}
-    name, off = best_greedy(ctx, opts.use_overlaps, lb, tried)
-    notes: dict[str, object] = {"winner": name, "tried": tried}
+    label, off = best_greedy(ctx, opts.use_overlaps, lb, tried)
+    notes: dict[str, object] = {"winner": label, "tried": tried}
     if arena(ctx, off) > lb and ctx.n <= SMALL:
         budget = min(1.0, 0.1 * opts.time_limit)
-        order_fn, fit = ORDERS[name]
-        climbed, tries = climb(ctx, order_fn(ctx), fit, opts.use_overlaps, opts, budget, lb)
+        order, fit = _order_of(ctx, label, off)
+        climbed, tries = climb(ctx, order, fit, opts.use_overlaps, opts, budget, lb)
         if arena(ctx, climbed) < arena(ctx, off):
-            off, notes["winner"] = climbed, f"hill-climb from {name}"
+            off, notes["winner"] = climbed, f"hill-climb from {label}"
         notes["climb_attempts"] = tries
     return Placed(ctx.names_to(off), True if arena(ctx, off) <= lb else None, notes)
