@@ -26,6 +26,7 @@ def add_parser(subparsers) -> None:
         "monitor",
         help="memory of a real run over time: phases, peaks, leaks",
         description=__doc__.split("\n\n")[1],
+        epilog=__doc__.split("\n\n")[2],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
