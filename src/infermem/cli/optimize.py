@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
                    help="keep graph inputs intact after inference")  # fmt: skip
     p.add_argument("--reorder", action="store_true",
                    help="also rewrite the operators in the lowest-peak order")  # fmt: skip
+    p.add_argument("--dmo", action="store_true",
+                   help="let outputs overlap inputs where proven safe (diagonal memory "
+                        "optimisation)")  # fmt: skip
     p.add_argument("--no-verify", dest="verify", action="store_false",
                    help="write without running original and planned model in TFLM")  # fmt: skip
     p.add_argument("--runs", type=int, default=3, metavar="N",
@@ -53,7 +56,7 @@ def run(args) -> int:
     r = optimize(
         args.model, args.output, strategy=args.strategy, preserve_inputs=args.preserve_inputs,
         verify_outputs=args.verify, runs=args.runs, inputs=inputs, time_limit=args.time_limit,
-        seed=args.seed, timeout=args.timeout, reorder=args.reorder,
+        seed=args.seed, timeout=args.timeout, reorder=args.reorder, dmo=args.dmo,
     )  # fmt: skip
     doc = {
         "model": args.model,
@@ -68,6 +71,7 @@ def run(args) -> int:
         "input_sets_compared": r.verification.input_sets if r.verification else 0,
         "preserve_inputs": args.preserve_inputs,
         "reordered": args.reorder,
+        "dmo": args.dmo,
     }
     if args.json:
         print(json.dumps(doc, indent=2))

@@ -51,7 +51,7 @@ def place_with_tflm(tp: TflmProblem, tensor_offsets: dict[str, int]) -> Plan:
         replace(b, offset=tensor_offsets[b.name]) if b.name in tp.tensor_buffers else b
         for b in tp.problem.buffers
     )
-    return plan(Problem(bufs, tp.problem.alignment), "tflm")
+    return plan(Problem(bufs, tp.problem.alignment, tp.problem.overlaps), "tflm")
 
 
 def plan_offsets(
@@ -59,11 +59,19 @@ def plan_offsets(
     strategy: str = "best",
     preserve_inputs: bool = False,
     time_limit: float = 10.0,
+    dmo: bool = False,
 ) -> tuple[TflmProblem, Plan, Plan, Plan]:
-    """(problem, chosen plan, layout TFLM will realise, TFLM's own plan)."""
+    """(problem, chosen plan, layout TFLM will realise, TFLM's own plan).  With
+    `dmo` the problem carries the proven-safe output/input overlaps."""
     tp = build(src, preserve_inputs=preserve_inputs)
     runtime = build(tp.model) if preserve_inputs else tp  # lifetimes as TFLM sees them
     own = plan(runtime.problem, "tflm")
+    if dmo:
+        from ..overlap.tflm import add_overlaps
+
+        tp = add_overlaps(tp)
+        ov = tp.problem.overlaps
+        runtime = replace(runtime, problem=replace(runtime.problem, overlaps=ov))
     chosen = plan(tp.problem, strategy, time_limit=time_limit)
     realised = place_with_tflm(runtime, _tensors(tp, chosen))
     if realised.arena_bytes > chosen.arena_bytes and not preserve_inputs:
@@ -118,11 +126,13 @@ def optimize(
     seed: int = 0,
     timeout: float = 120.0,
     reorder: bool = False,
+    dmo: bool = False,
 ) -> OptimizeResult:
     """Write `src` with an offline plan to `dst`; with `verify_outputs`, only after
     TFLM ran both on the same inputs with bit-identical outputs (else Failure,
     nothing written).  With `reorder`, the operators are first rewritten in the
-    order with the lowest live-set peak (TFLM runs them in file order)."""
+    order with the lowest live-set peak (TFLM runs them in file order).  With
+    `dmo`, outputs may overlap inputs where the overlap is proven safe."""
     src, dst = Path(src), Path(dst)
     if dst.resolve() == src.resolve() or (dst.exists() and dst.samefile(src)):
         raise BadInput(f"{dst}: refusing to overwrite the input model; give another output path")
@@ -132,7 +142,7 @@ def optimize(
     tmp, ordered = _temp(dst), _temp(dst)
     try:
         base = ordered if reorder and _write_best_order(src, ordered, time_limit) else src
-        tp, chosen, realised, own = plan_offsets(base, strategy, preserve_inputs, time_limit)
+        tp, chosen, realised, own = plan_offsets(base, strategy, preserve_inputs, time_limit, dmo)
         if base != src:
             own = plan(build(src).problem, "tflm")  # TFLM's plan of the file as given
         offsets = {tp.tensor_buffers[n]: o for n, o in _tensors(tp, realised).items()}
