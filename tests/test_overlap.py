@@ -243,3 +243,26 @@ def test_reference_kernels_match_tflm(path):
         assert set(writes[writes >= 0].tolist()) == set(range(math.prod(out.shape)))
         checked += 1
     assert checked >= len(g.operators) - 5
+
+
+# ---- the CLI -----------------------------------------------------------------
+
+
+def test_cli_plan_dmo_explain(capsys):
+    import json
+
+    from infermem.cli import main
+
+    model = str(FIX / "mobilenet_v1_int8.tflite")
+    assert main(["plan", model, "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["plan", model, "--dmo", "--explain", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    rows = doc["dmo"]
+    assert rows and {"op", "type", "max_overlap", "used", "method", "min_distance"} <= set(rows[0])
+    assert sum(r["used"] for r in rows) > 0
+    assert all(r["used"] <= r["max_overlap"] for r in rows)
+    assert doc["arena_bytes"] < plain["arena_bytes"]
+    assert main(["plan", model, "--dmo", "--explain"]) == 0
+    assert "proven" in capsys.readouterr().out
+    assert main(["plan", model, "--explain"]) == 2  # --explain needs --dmo

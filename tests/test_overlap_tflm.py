@@ -124,3 +124,18 @@ def test_one_byte_beyond_the_bound_breaks_a_3x3_convolution():
         assert aligned == -(-d // 16) * 16
         assert prober.identical(p.output, p.input, aligned)
         assert not prober.identical(p.output, p.input, aligned - 16)
+
+
+@pytest.mark.slow
+def test_cli_optimize_dmo_verified_in_tflm(tmp_path, capsys):
+    import json
+
+    from infermem.cli import main
+
+    out = tmp_path / "ds_cnn_dmo.tflite"
+    model = str(FIX / "ds_cnn_int8.tflite")
+    assert main(["optimize", model, "-o", str(out), "--dmo", "--json", "--runs", "2"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["dmo"] and doc["verified"]
+    assert doc["head_after"] == doc["planned_arena_bytes"] < doc["head_before"]
+    assert doc["head_before"] == doc["tflm_arena_bytes"]

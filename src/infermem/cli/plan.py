@@ -14,12 +14,27 @@ def add_parser(sub) -> None:
     p = sub.add_parser("plan", help="plan the arena: offsets per tensor, validated")
     add_model_args(p)
     p.add_argument("--strategy", default="best", help="planner strategy (default: best)")
-    p.add_argument("--time-limit", type=float, default=10.0, metavar="S",
-                   help="time limit for exact/search strategies, seconds")
-    p.add_argument("--reorder", action="store_true",
-                   help="plan on the memory-optimal operator order")
-    p.add_argument("--dmo", action="store_true",
-                   help="let outputs overlap inputs where proven safe (diagonal memory optimisation)")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="time limit for exact/search strategies, seconds",
+    )
+    p.add_argument(
+        "--reorder", action="store_true", help="plan on the memory-optimal operator order"
+    )
+    p.add_argument(
+        "--dmo",
+        action="store_true",
+        help="let outputs overlap inputs where proven safe (diagonal memory optimisation)",
+    )
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="with --dmo: per operator, the overlap proven, its method, and the "
+        "overlap the plan uses",
+    )
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("-o", "--output", type=Path, help="write the plan JSON to this file")
     p.add_argument("--header", type=Path, help="write a C header with the offsets")
@@ -35,6 +50,16 @@ def run(args) -> int:
     graph = load_graph(args)
     pm = plan_model(graph, args.strategy, args.time_limit, args.align, args.reorder, args.dmo)
     doc = plan_to_json(graph.name, pm.problem, pm.plan, pm.order)
+    rows = None
+    if args.explain:
+        if not args.dmo:
+            from ..errors import BadInput
+
+            raise BadInput("--explain lists the DMO overlaps: give --dmo too")
+        from ..overlap import explain
+
+        rows = explain(graph, pm.order, pm.problem, pm.plan)
+        doc["dmo"] = rows
     if args.output:
         args.output.write_text(json.dumps(doc, indent=2))
     if args.header:
@@ -54,4 +79,8 @@ def run(args) -> int:
         f"gap {p.gap:.2%} {optimal}; {len(pm.problem.buffers)} buffers, validated, "
         f"{p.seconds * 1000:.1f} ms"
     )
+    if rows is not None:
+        from ..overlap.report import render_explain
+
+        render_explain(rows, Console())
     return 0

@@ -44,6 +44,7 @@ class Proof:
     max_bytes: int
     method: str  # the method that proved max_bytes, or "none"
     note: str = ""
+    positions: tuple[int, ...] = ()  # where the input feeds the operator
 
 
 def _analytic(graph: Graph, op: Operator, positions: list[int]) -> int | str:
@@ -134,7 +135,7 @@ def prove(
         d, k, m = best if best else (None, 0, "none")
         proofs.append(
             Proof(op.index, op.type, out.name, inp.name, out.size, inp.size, d, k, m,
-                  "; ".join(notes))
+                  "; ".join(notes), tuple(positions))
         )  # fmt: skip
     return proofs
 
@@ -175,6 +176,7 @@ def explain(
             "type": p.op_type,
             "output": p.output,
             "input": p.input,
+            "positions": list(p.positions),
             "output_bytes": p.output_bytes,
             "input_bytes": p.input_bytes,
             "min_distance": p.distance,

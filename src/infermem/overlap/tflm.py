@@ -1,10 +1,8 @@
-"""DMO for TFLM: TFLM's own planning problem plus the proven overlaps, planned,
-with the scratch buffers placed where TFLM's online planner will put them.
+"""DMO for TFLM: TFLM's own planning problem plus the proven overlaps.
 
-TFLM plans scratch buffers itself, around the offline-planned tensors, so the
-layout TFLM realises is the chosen tensor offsets plus its greedy placement of
-the scratch buffers (`tflm` strategy, tensors fixed).  The overlaps must stay
-in that problem: the fixed tensors now legitimately share bytes.
+TFLM plans scratch buffers itself, around the offline-planned tensors; the
+pipeline that replays that (`tflm.optimize.plan_offsets`) keeps the overlaps
+in its problem, since the fixed tensors now legitimately share bytes.
 """
 
 from __future__ import annotations
@@ -15,8 +13,8 @@ from pathlib import Path
 
 from ..frontends.tflite import load_tflite
 from ..graph import Graph
-from ..planners import Plan, Problem, plan, validate
-from ..tflm.problem import TflmProblem, build
+from ..planners import Plan
+from ..tflm.problem import TflmProblem
 from . import with_overlaps
 
 
@@ -26,15 +24,6 @@ def add_overlaps(
     """`tp` with the overlaps `methods` prove for its model (operators in file order)."""
     graph = graph or load_tflite(tp.model.path, None)
     return replace(tp, problem=with_overlaps(graph, None, tp.problem, methods))
-
-
-def place_scratch(tp: TflmProblem, tensor_offsets: dict[str, int]) -> Plan:
-    """Tensors fixed at `tensor_offsets`, scratch buffers placed by TFLM's greedy."""
-    bufs = tuple(
-        replace(b, offset=tensor_offsets[b.name]) if b.name in tp.tensor_buffers else b
-        for b in tp.problem.buffers
-    )
-    return plan(Problem(bufs, tp.problem.alignment, tp.problem.overlaps), "tflm")
 
 
 @dataclass(frozen=True)
@@ -51,18 +40,9 @@ class DmoLayout:
         return {tb[n]: o for n, o in self.realised.offsets.items() if n in tb}
 
 
-def dmo_layout(
-    src: str | Path,
-    strategy: str = "best",
-    time_limit: float = 10.0,
-    methods: Sequence[str] = ("analytic",),
-) -> DmoLayout:
-    """Plan `src` with DMO as TFLM will realise it; validated (overlaps honoured)."""
-    tp = build(src)
-    own = plan(tp.problem, "tflm")
-    dmo = add_overlaps(tp, None, methods)
-    chosen = plan(dmo.problem, strategy, time_limit=time_limit)
-    tensors = {n: o for n, o in chosen.offsets.items() if n in dmo.tensor_buffers}
-    realised = place_scratch(dmo, tensors)
-    validate(dmo.problem, realised.offsets)
-    return DmoLayout(dmo, chosen, realised, own)
+def dmo_layout(src: str | Path, strategy: str = "best", time_limit: float = 10.0) -> DmoLayout:
+    """Plan `src` with DMO as TFLM will realise it (`tflm.optimize.plan_offsets`
+    with `dmo`: validated, overlaps honoured, never worse than TFLM's own plan)."""
+    from ..tflm.optimize import plan_offsets
+
+    return DmoLayout(*plan_offsets(src, strategy, False, time_limit, dmo=True))
