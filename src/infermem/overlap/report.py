@@ -15,9 +15,10 @@ def render_explain(rows: list[dict], console: Console) -> None:
         table.add_column(col, justify=justify, overflow="fold")
     for r in rows:
         d = "-" if r["min_distance"] is None else f"{r['min_distance']:,}"
+        how = r["method"] if r["max_overlap"] else (r["note"] or "-")
         table.add_row(
-            str(r["op"]), r["type"], str(r["positions"][0]), f"{r['output_bytes']:,}", f"{r['input_bytes']:,}", d, f"{r['max_overlap']:,}",
-            f"{r.get('used', 0):,}", r["method"] if r["max_overlap"] else (r["note"] or "-"),
+            str(r["op"]), r["type"], str(r["positions"][0]), f"{r['output_bytes']:,}",
+            f"{r['input_bytes']:,}", d, f"{r['max_overlap']:,}", f"{r.get('used', 0):,}", how,
             style="bold green" if r.get("used") else None,
         )  # fmt: skip
     console.print(table)
