@@ -13,7 +13,7 @@ import time
 from numbers import Integral
 
 from ..errors import BadInput, Failure
-from . import exact, greedy, search  # noqa: F401  (register the strategies)
+from . import best, exact, greedy, search  # noqa: F401  (register the strategies)
 from .bounds import lower_bound
 from .context import context
 from .problem import Buffer, Overlap, Plan, Problem

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -85,6 +85,13 @@ class Context:
     @cached_property
     def lower_bound(self) -> int:
         return lower_bound(self.problem)
+
+    def without_overlaps(self) -> Context:
+        """The same problem as its strategies see it when told not to use
+        overlaps (the validator still allows them; we just never need them)."""
+        if not any(self.allow):
+            return self
+        return replace(self, allow=tuple({} for _ in range(self.n)))
 
     def initial(self) -> list[int]:
         """Offsets with only the fixed buffers placed (-1 = not yet placed)."""

@@ -15,7 +15,6 @@ worse than the greedy and `optimal` means CP-SAT proved it.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 from ortools.sat.python import cp_model
 
@@ -99,36 +98,41 @@ def build(ctx: Context, hint: list[int], lb_units: int):
     return m, x, top
 
 
+def solve(
+    ctx: Context, hint: list[int], time_limit: float, seed: int = 0
+) -> tuple[list[int], bool, dict[str, object]]:
+    """(offsets, proven optimal?, notes): CP-SAT warm-started from `hint`
+    (offsets by index), never returning anything worse than it."""
+    al, lb = ctx.alignment, ctx.lower_bound
+    if arena(ctx, hint) <= lb:
+        return hint, True, {"status": "hint meets the bound"}
+    m, x, _ = build(ctx, hint, -(-lb // al))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.05, time_limit)
+    solver.parameters.num_workers = 2
+    solver.parameters.random_seed = seed
+    status = solver.Solve(m)
+    notes: dict[str, object] = {
+        "status": solver.StatusName(status),
+        "bound_bytes": int(solver.BestObjectiveBound()) * al,
+    }
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return hint, False, notes
+    off = [int(solver.Value(v)) * al for v in x]
+    if arena(ctx, off) > arena(ctx, hint):
+        off = hint
+    return off, status == cp_model.OPTIMAL, notes
+
+
 @register("exact")
 def exact(problem: Problem, opts: PlanOptions) -> Placed:
     """CP-SAT optimum within opts.time_limit (2 workers), warm-started."""
     t0 = time.perf_counter()
     ctx = context(problem)
-    lb = ctx.lower_bound
-    name, hint = best_greedy(ctx, opts.use_overlaps, lb)
-    notes: dict[str, object] = {"hint": name, "hint_bytes": arena(ctx, hint)}
-    al = ctx.alignment
-    if arena(ctx, hint) <= lb:
-        return Placed(ctx.names_to(hint), True, {**notes, "status": "hint meets the bound"})
     if not opts.use_overlaps:
-        ctx = _without_overlaps(ctx)
-    m, x, top = build(ctx, hint, -(-lb // al))
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.1, opts.time_limit - (time.perf_counter() - t0))
-    solver.parameters.num_workers = 2
-    solver.parameters.random_seed = opts.seed
-    status = solver.Solve(m)
-    notes |= {
-        "status": solver.StatusName(status),
-        "bound_bytes": int(solver.BestObjectiveBound()) * al,
-    }
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return Placed(ctx.names_to(hint), False, notes)
-    off = [int(solver.Value(v)) * al for v in x]
-    if arena(ctx, off) > arena(ctx, hint):
-        off = hint
-    return Placed(ctx.names_to(off), status == cp_model.OPTIMAL, notes)
-
-
-def _without_overlaps(ctx: Context) -> Context:
-    return replace(ctx, allow=tuple({} for _ in range(ctx.n)))
+        ctx = ctx.without_overlaps()
+    name, hint = best_greedy(ctx, opts.use_overlaps, ctx.lower_bound)
+    left = opts.time_limit - (time.perf_counter() - t0)
+    off, optimal, notes = solve(ctx, hint, left, opts.seed)
+    notes = {"hint": name, "hint_bytes": arena(ctx, hint), **notes}
+    return Placed(ctx.names_to(off), optimal, notes)

@@ -6,7 +6,8 @@ MicroAllocator feeds it (micro_allocator.cc CreatePlan, micro_allocation_info.cc
 
 * Buffers are added in tensor-index order (all tensors of subgraph 0, then
   the next subgraphs, then scratch buffers), only tensors that need
-  allocating: no constant data, not variables, non-zero bytes.
+  allocating: no constant data, not variables, non-zero bytes (so here a
+  zero-byte buffer gets offset 0 and is left out of everyone's gap search).
 * Each size is `AlignSizeUp(bytes, MicroArenaBufferAlignment())` = 16: the
   planner sees aligned sizes and never aligns offsets itself; offsets are
   sums of aligned sizes, hence aligned.

@@ -99,19 +99,21 @@ def place(
 ) -> list[int]:
     """Offsets (by index) after placing order[start:] on top of `off` (fixed
     buffers and order[:start] already placed there).  Fixed buffers keep theirs.
-    With `mirror` (no fixed buffers, no partial `off`) the result is flipped."""
+    With `mirror` (no fixed buffers, no partial `off`) the result is flipped.
+    Zero-byte buffers go to 0 and constrain nothing (TFLM skips them too)."""
     if mirror and (start or off is not None or any(f is not None for f in ctx.fixed)):
         raise ValueError("mirrored placement needs a fresh start and no fixed buffers")
     off = ctx.initial() if off is None else off
     choose = first_fit if fit == "first" else best_fit
     use = use_overlaps and bool(ctx.problem.overlaps)
-    al, fixed = ctx.alignment, ctx.fixed
+    al, fixed, size = ctx.alignment, ctx.fixed, ctx.size
     for i in order[start:]:
         if fixed[i] is None:
-            off[i] = choose(forbidden(ctx, i, off, use, mirror), al)
+            # zero bytes never clash; TFLM does not even plan them
+            off[i] = choose(forbidden(ctx, i, off, use, mirror), al) if size[i] else 0
     if mirror:
         top = peak(ctx, off)
-        off = [top - o - s for o, s in zip(off, ctx.size, strict=True)]
+        off = [top - o - s if s else 0 for o, s in zip(off, size, strict=True)]
     return off
 
 

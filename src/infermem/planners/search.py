@@ -1,10 +1,10 @@
-"""Strategies that combine the greedies: `best` and `hill-climb`.
+"""Searching over the greedies: the best of them, and `hill-climb`.
 
-`best` runs the fast greedies and keeps the smallest arena, stopping as soon
-as one meets the lower bound (then it is provably optimal).  `hill-climb` is
-TVM USMP's: perturb the placement order of the best greedy by swapping two
-buffers (one of them, half the time, a buffer that sets the peak), re-place
-from the first changed position, keep the change unless the arena grows.
+`best_greedy` runs the fast greedies and keeps the smallest arena, stopping
+as soon as one meets the lower bound.  `hill-climb` is TVM USMP's: perturb the
+placement order of the best greedy by swapping two buffers (one of them, half
+the time, a buffer that sets the peak), re-place from the first changed
+position, keep the change unless the arena grows.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from .problem import Problem
 from .registry import Placed, PlanOptions, register
 
 GREEDIES = ("tflm", "best-fit", "breadth", "conflicts")
-SMALL = 400  # `best` hill-climbs only problems up to this many buffers
 MIRROR_MAX = 2000  # and tries mirrored greedies (overlaps only) up to this many
 
 
@@ -57,7 +56,7 @@ def best_greedy(
     return best[1], best[2]
 
 
-def _order_of(ctx: Context, label: str, off: list[int]) -> tuple[list[int], str]:
+def order_of(ctx: Context, label: str, off: list[int]) -> tuple[list[int], str]:
     """A placement order (and fit) that re-creates the winner's layout well:
     its own order, or for a mirrored winner the buffers by offset."""
     name = label.split()[0]
@@ -112,7 +111,7 @@ def climb(
 def _climb_from_best(ctx: Context, opts: PlanOptions, budget: float) -> tuple[list[int], dict]:
     tried: dict[str, int] = {}
     label, start = best_greedy(ctx, opts.use_overlaps, -1, tried)
-    order, fit = _order_of(ctx, label, start)
+    order, fit = order_of(ctx, label, start)
     off, tries = climb(ctx, order, fit, opts.use_overlaps, opts, budget, ctx.lower_bound)
     if arena(ctx, off) > arena(ctx, start):
         off = start
@@ -125,23 +124,3 @@ def hill_climb(problem: Problem, opts: PlanOptions) -> Placed:
     ctx = context(problem)
     off, notes = _climb_from_best(ctx, opts, opts.time_limit)
     return Placed(ctx.names_to(off), None, notes)
-
-
-@register("best")
-def best(problem: Problem, opts: PlanOptions) -> Placed:
-    """Smallest of the fast greedies (overlap-aware, also mirrored, when the
-    problem has overlaps); a short hill climb on small problems that miss the
-    bound."""
-    ctx = context(problem)
-    lb = ctx.lower_bound
-    tried: dict[str, int] = {}
-    label, off = best_greedy(ctx, opts.use_overlaps, lb, tried)
-    notes: dict[str, object] = {"winner": label, "tried": tried}
-    if arena(ctx, off) > lb and ctx.n <= SMALL:
-        budget = min(1.0, 0.1 * opts.time_limit)
-        order, fit = _order_of(ctx, label, off)
-        climbed, tries = climb(ctx, order, fit, opts.use_overlaps, opts, budget, lb)
-        if arena(ctx, climbed) < arena(ctx, off):
-            off, notes["winner"] = climbed, f"hill-climb from {label}"
-        notes["climb_attempts"] = tries
-    return Placed(ctx.names_to(off), True if arena(ctx, off) <= lb else None, notes)
