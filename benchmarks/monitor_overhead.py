@@ -139,15 +139,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--interval-ms", type=float, default=5.0)
+    ap.add_argument("--only", choices=("squeezenet", "tiny", "child"), default=None)
     args = ap.parse_args()
-    rows = [
-        ("in-process, SqueezeNet", in_process(SQUEEZENET, args.runs, args.repeats,
-                                              args.interval_ms)),
-        ("in-process, DS-CNN (tiny)", in_process(TINY, args.runs * 20, args.repeats,
-                                                 args.interval_ms)),
-        ("child process, SqueezeNet", child(SQUEEZENET, args.runs, args.repeats,
-                                            args.interval_ms)),
-    ]  # fmt: skip
+    n, r, iv = args.runs, args.repeats, args.interval_ms
+    scenarios = {
+        "squeezenet": ("in-process, SqueezeNet", lambda: in_process(SQUEEZENET, n, r, iv)),
+        "tiny": ("in-process, DS-CNN (tiny)", lambda: in_process(TINY, n * 20, r, iv)),
+        "child": ("child process, SqueezeNet", lambda: child(SQUEEZENET, n, r, iv)),
+    }
+    rows = [(name, run()) for key, (name, run) in scenarios.items() if args.only in (None, key)]
     print(f"interval {args.interval_ms:g} ms, {args.repeats} repeats, medians; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
     print(

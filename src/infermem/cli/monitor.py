@@ -63,7 +63,7 @@ def add_parser(subparsers) -> None:
     s = p.add_argument_group("sampling")
     s.add_argument("--interval-ms", type=float, default=5.0, help="RSS period (>= 1, default 5)")
     s.add_argument(
-        "--uss-interval-ms", type=float, default=100.0, help="USS period, 0 to skip (default 100)"
+        "--uss-interval-ms", type=float, default=250.0, help="USS period, 0 to skip (default 250)"
     )
     s.add_argument("--tracemalloc", action="store_true", help="trace Python allocations (model)")
     s.add_argument("--timeout", type=float, default=None, help="stop the run after S seconds")

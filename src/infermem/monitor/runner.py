@@ -87,7 +87,7 @@ def monitor_command(
     argv: list[str],
     *,
     interval_ms: float = 5.0,
-    uss_interval_ms: float | None = 100.0,
+    uss_interval_ms: float | None = 250.0,
     timeout_s: float | None = None,
     env: dict[str, str] | None = None,
     target: dict | None = None,
@@ -180,7 +180,7 @@ def monitor_model(
     tracemalloc: bool = False,
     python: str | None = None,
     interval_ms: float = 5.0,
-    uss_interval_ms: float | None = 100.0,
+    uss_interval_ms: float | None = 250.0,
     timeout_s: float | None = None,
     **leak_kwargs,
 ) -> MonitorResult:
