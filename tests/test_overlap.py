@@ -266,3 +266,39 @@ def test_cli_plan_dmo_explain(capsys):
     assert main(["plan", model, "--dmo", "--explain"]) == 0
     assert "proven" in capsys.readouterr().out
     assert main(["plan", model, "--explain"]) == 2  # --explain needs --dmo
+
+
+# ---- ONNX: the executor's kernels ---------------------------------------------
+
+ONNX = [p for p in sorted(FIX.glob("*.onnx")) if "dynbatch" not in p.name]
+
+
+@pytest.mark.parametrize("path", ONNX, ids=[p.stem for p in ONNX])
+def test_onnx_rules_equal_the_executor_trace(path):
+    from infermem.frontends import load
+
+    g = load(path)
+    prob = graph_problem(g)
+    analytic = prove(g, None, prob)
+    traced = prove(g, None, prob, ("traced",))
+    assert analytic
+    for a, t in zip(analytic, traced, strict=True):
+        assert t.distance is not None, t
+        assert a.distance == t.distance, (a, t)
+    assert any(a.max_bytes > 0 for a in analytic)
+
+
+@pytest.mark.parametrize("name", ["resnet_f32", "mobilenet_v1_int8_qdq"])
+def test_onnx_dmo_plan_verified_by_the_executor(name):
+    from infermem.frontends import load
+    from infermem.planning import plan_model
+    from infermem.runtime.verify import random_inputs, verify
+
+    path = FIX / f"{name}.onnx"
+    g = load(path)
+    pm = plan_model(g, dmo=True)
+    plain = plan_model(g)
+    assert pm.problem.overlaps and pm.plan.arena_bytes < plain.plan.arena_bytes
+    report = verify(g, str(path), pm.plan.offsets, pm.plan.arena_bytes, pm.order,
+                    [random_inputs(g, s) for s in range(2)], "best + DMO")  # fmt: skip
+    assert report.ok, report.summary()

@@ -7,8 +7,9 @@ per such pair to a planning problem, k from the kernel's read/write order:
 * "analytic" (default): closed-form rules per operator type, written from
   the loop order of the kernel that will run it (`tflite_rules` for TFLM's
   reference kernels, `onnx_rules` for infermem's own executor);
-* "traced": the kernel's reads and writes recorded while a reference
-  implementation with the same loop order runs on data (`trace`).
+* "traced": the kernel's reads and writes recorded while it runs on data: a
+  reference implementation with TFLM's loop order (`trace`), or infermem's
+  executor itself in tracing mode (`onnx_trace`).
 
 Both reduce to `access.min_distance`.  With several methods the largest
 proven k is used and the proof says which method gave it.  `empirical`
@@ -63,7 +64,9 @@ def _analytic(graph: Graph, op: Operator, positions: list[int]) -> int | str:
 
 def _traced(graph: Graph, op: Operator, positions: list[int]) -> int | str:
     if graph.format != "tflite":
-        return "tracing runs TFLM reference kernels only (.tflite)"
+        from .onnx_trace import onnx_traced
+
+        return onnx_traced(graph, op.index, op.inputs[positions[0]])
     from .trace import traced_distance
 
     return traced_distance(graph, op, positions)

@@ -1,0 +1,246 @@
+"""Method 1 for ONNX: DMO rules for the kernels of infermem's own arena executor.
+
+The executor (runtime/kernels/) runs every operator as a sequence of chunks;
+within a chunk all reads precede all writes (KernelIO enforces it when
+tracing).  Each kernel documents its chunk order; the rules below enumerate
+exactly those chunks, as index tuples into the operator's input and output
+arrays, and take per chunk the highest output element written and the lowest
+input element read (`access.Steps`, reads before writes: not `own`).  They
+use the kernel's bound geometry (pads, strides, broadcast shapes) but never
+run it.  The chunk orders (NCHW):
+
+* elementwise, Cast, Clip, BatchNormalization, QuantizeLinear /
+  DequantizeLinear, and Reshape-like copies that are not views: the output in
+  flat runs (`flat_blocks`), each after reading the same run of a same-shaped
+  input (broadcast inputs: their broadcast block).  In place.
+* Conv, QLinearConv: depthwise per (n, input channel) plane - in place for an
+  output plane no larger than the input plane; otherwise per (n, output row),
+  after reading the input rows its windows touch *in all channels*, then
+  writing that row in all output channels: the last channel's row lands
+  (M-1)*OH*OW elements in, so only about one output channel plane may overlap.
+* MaxPool, AveragePool: per (n, channel) plane; LRN: per plane after its
+  channel window.
+* Gemm: per output row after reading A's row (column with transA); MatMul:
+  per (batch, row).
+* Reduce*, Global*Pool, Softmax, LogSoftmax: per index over the leading axes,
+  read the block, write its result.
+* Concat: per leading index, per input, per flat run: read, write in place.
+* Transpose: flat output runs, each after reading its (strided) source.
+* Pad: per leading output index, read the source block, write the padded one.
+
+Any other operator: no rule, 0.  `trace.onnx_traced` checks these against the
+executor's recorded byte ranges.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..graph import Graph, Operator, dtype_size
+from .access import Steps, element_steps
+
+Chunk = tuple[tuple | None, tuple | None]  # (write index on the output, read index on input)
+
+
+def _width(graph: Graph, name: str) -> int:
+    """Bytes per element in the arena (a QDQ float view is stored as its integers)."""
+    return dtype_size(graph.tensors[graph.root(name)].dtype)
+
+
+def _chunks_elementwise(k, pos: int) -> Iterator[Chunk]:
+    from ..runtime.kernels.base import broadcast_index, flat_blocks
+
+    shape = k.out_shapes[0]
+    bs = k.bshapes[pos] if hasattr(k, "bshapes") else k.in_shapes[pos]
+    for idx in flat_blocks(shape):
+        yield idx, (None if bs is None else broadcast_index(idx, bs, len(shape)))
+
+
+def _chunks_copy(k, pos: int) -> Iterator[Chunk]:
+    from ..runtime.kernels.base import flat_blocks
+
+    for idx in flat_blocks(k.out_shapes[0]):
+        yield idx, idx if pos == 0 else None
+
+
+def _chunks_conv(k, pos: int) -> Iterator[Chunk]:
+    every = slice(None)
+    n_, c, _, _ = k.x4
+    read = pos == k.X
+    if k.depthwise:
+        for n in range(n_):
+            for ci in range(c):
+                yield (n, slice(ci * k.mult, (ci + 1) * k.mult)), (n, ci) if read else None
+        return
+    h = k.h
+    for n in range(n_):
+        for oh in range(h.out):
+            k0, k1 = h.taps(oh)
+            r = None
+            if read and k1 > k0:
+                r0 = oh * h.stride - h.pad_begin + k0 * h.dilation
+                r = (n, every, slice(r0, r0 + (k1 - k0 - 1) * h.dilation + 1, h.dilation), every)
+            yield (n, every, oh, every), r
+
+
+def _chunks_pool(k, pos: int) -> Iterator[Chunk]:
+    for n in range(k.x4[0]):
+        for ci in range(k.x4[1]):
+            yield (n, ci), (n, ci)
+
+
+def _chunks_lrn(k, pos: int) -> Iterator[Chunk]:
+    xs = k.in_shapes[0]
+    for n in range(xs[0]):
+        for c in range(xs[1]):
+            yield (n, c), (n, slice(max(0, c - k.lo), min(xs[1], c + k.hi + 1)))
+
+
+def _chunks_gemm(k, pos: int) -> Iterator[Chunk]:
+    from ..runtime.kernels.base import broadcast_index
+
+    every = slice(None)
+    for m in range(k.m):
+        if pos == 0:
+            r = (every, m) if k.ta else (m,)
+        elif pos == 1:
+            r = ()
+        else:
+            r = broadcast_index((m, every), k.in_shapes[2], 2)
+        yield (m,), r
+
+
+def _chunks_matmul(k, pos: int) -> Iterator[Chunk]:
+    from ..runtime.kernels.base import broadcast_index, indices
+
+    rank = len(k.batch)
+    for bi in indices(k.batch):
+        ia = broadcast_index(bi, k.a[:-2], rank)
+        ib = broadcast_index(bi, k.b[:-2], rank)
+        for m in range(k.a[-2]):
+            r = (*ia, m) if pos == k.A else (*ib, slice(None), slice(None))
+            yield (*bi, m), r
+
+
+def _chunks_lead(k, pos: int) -> Iterator[Chunk]:
+    from ..runtime.kernels.base import leading
+
+    axis = k.first if hasattr(k, "first") else k.axis
+    for lead in leading(k.in_shapes[0], axis):
+        yield lead, lead
+
+
+def _chunks_concat(k, pos: int) -> Iterator[Chunk]:
+    from ..runtime.kernels.base import flat_blocks, leading
+
+    for lead in leading(k.out_shapes[0], k.axis):
+        off = 0
+        for i, s in enumerate(k.in_shapes):
+            if s is None:
+                continue
+            for idx in flat_blocks(s[k.axis :]):
+                first = idx[0] if idx else slice(None)
+                if isinstance(first, slice):
+                    start = first.start or 0
+                    stop = s[k.axis] if first.stop is None else first.stop
+                    first = slice(off + start, off + stop)
+                else:
+                    first = off + first
+                yield (*lead, first, *idx[1:]), ((*lead, *idx) if i == pos else None)
+            off += s[k.axis]
+
+
+def _chunks_transpose(k, pos: int) -> Iterator[Chunk]:
+    from ..runtime.kernels.base import flat_blocks
+
+    rank = len(k.perm)
+    for idx in flat_blocks(k.out_shapes[0]):
+        src: list = [slice(None)] * rank
+        for d, ix in enumerate(idx):
+            src[k.perm[d]] = ix
+        yield idx, tuple(src)
+
+
+def _chunks_pad(k, pos: int) -> Iterator[Chunk]:
+    from ..runtime.kernels.base import leading
+
+    for lead in leading(k.out_shapes[0], k.k):
+        src = [k.source(i, a) for a, i in enumerate(lead)]
+        yield lead, (None if any(j is None for j in src) else tuple(src))
+
+
+CHUNKS = {
+    "Elementwise": _chunks_elementwise,
+    "Copy": _chunks_copy,
+    "Conv": _chunks_conv,
+    "Pool": _chunks_pool,
+    "LRN": _chunks_lrn,
+    "Gemm": _chunks_gemm,
+    "MatMul": _chunks_matmul,
+    "Reduce": _chunks_lead,
+    "Softmax": _chunks_lead,
+    "Concat": _chunks_concat,
+    "Transpose": _chunks_transpose,
+    "Pad": _chunks_pad,
+}
+
+
+def _family(kernel) -> str | None:
+    for cls in type(kernel).__mro__:
+        if cls.__name__ in CHUNKS:
+            return cls.__name__
+    return None
+
+
+def _input_shape(k, family: str, pos: int) -> tuple[int, ...]:
+    """The shape the kernel indexes input `pos` with."""
+    if family == "Conv" and pos == k.X:
+        return k.x4
+    if family == "Pool":
+        return k.x4
+    if family == "MatMul":
+        return k.a if pos == k.A else k.b
+    if family == "Elementwise" and getattr(k, "bshapes", None) and k.bshapes[pos] is not None:
+        return k.bshapes[pos]
+    if family == "Copy":
+        return k.out_shapes[0]
+    return k.in_shapes[pos]
+
+
+def _output_shape(k, family: str) -> tuple[int, ...]:
+    if family in ("Conv", "Pool"):
+        return k.y4
+    if family == "MatMul":
+        return k.y
+    return k.out_shapes[0]
+
+
+def steps(op: Operator, graph: Graph, pos: int) -> Steps | str:
+    """The executor kernel's chunks for input `pos` of `op`, or why there are none."""
+    from ..runtime.kernels import kernel_for
+
+    try:
+        k = kernel_for(op, graph)
+    except Exception as e:  # an unsupported operator or shape: no rule
+        return f"no executor kernel: {e}"
+    if k is None:
+        return "moves no bytes (a view)"
+    family = _family(k)
+    if family is None:
+        return f"no rule for the executor's {type(k).__name__} kernel"
+    in_shape, out_shape = _input_shape(k, family, pos), _output_shape(k, family)
+    out_ids = np.arange(math.prod(out_shape), dtype=np.int64).reshape(out_shape)
+    in_ids = np.arange(math.prod(in_shape), dtype=np.int64).reshape(in_shape)
+    write, first = [], []
+    for w_idx, r_idx in CHUNKS[family](k, pos):
+        w = out_ids[w_idx] if w_idx is not None else None
+        r = in_ids[r_idx] if r_idx is not None else None
+        write.append(int(w.max()) + 1 if w is not None and w.size else 0)
+        first.append(int(r.min()) if r is not None and r.size else -1)
+    return element_steps(
+        np.array(write, dtype=np.int64), np.array(first, dtype=np.int64),
+        _width(graph, op.outputs[0]), _width(graph, op.inputs[pos]),
+    )  # fmt: skip
