@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import time
 
-from ortools.sat.python import cp_model
-
 from .context import Context, context
 from .place import arena, peak
 from .problem import Problem
@@ -56,6 +54,8 @@ def _pair_options(m, x, ctx: Context, i: int, j: int, al: int) -> list:
 
 def build(ctx: Context, hint: list[int], lb_units: int):
     """The CP-SAT model, its offset variables and its objective variable."""
+    from ortools.sat.python import cp_model  # imported here: it costs a second at start-up
+
     al = ctx.alignment
     ub = peak(ctx, hint) // al
     m = cp_model.CpModel()
@@ -106,6 +106,8 @@ def solve(
     al, lb = ctx.alignment, ctx.lower_bound
     if arena(ctx, hint) <= lb:
         return hint, True, {"status": "hint meets the bound"}
+    from ortools.sat.python import cp_model
+
     m, x, _ = build(ctx, hint, -(-lb // al))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, time_limit)
