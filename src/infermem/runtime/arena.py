@@ -4,9 +4,10 @@ The arena is allocated once, `arena_bytes` long, and never grows.  Each arena
 tensor (input, output, activation) is a view at its planned offset with its own
 dtype and shape; a view op's output (alias) is its root's bytes reshaped.
 Weights live outside the arena, read-only, exactly as the frontend holds them
-(no copy); a QDQ model's dequantized weights are computed once and kept beside
-them (`prepared_bytes`), and its dequantized activations are `QView`s over
-their integer bytes (qview.py).  Nothing here checks that the plan is *safe* — running it is how
+(no copy); a QDQ model's dequantized weight exists only while the operator
+that reads it runs (declared as that kernel's scratch), and its dequantized
+activations are `QView`s over their integer bytes (qview.py).  Nothing here
+checks that the plan is *safe* — running it is how
 `verify` finds out — but a plan that does not fit the model (a missing
 tensor, a tensor past the arena's end) is refused.
 """
@@ -25,8 +26,11 @@ ARENA_ALIGNMENT = 64  # the buffer's own start, so that planned alignments hold
 
 
 class Arena:
-    """`buffer` is the arena (uint8); `views[name]` the array of every tensor
-    the graph names (arena views, alias views, read-only weights)."""
+    """`buffer` is the arena (uint8); `view(name)` the array of any tensor the
+    graph names (arena view, alias view, read-only weight), made on demand so
+    that the executor holds no per-tensor objects between operators.  Every
+    tensor the graph uses is placed once at construction, to refuse a plan
+    that does not fit before anything runs."""
 
     def __init__(self, graph: Graph, offsets: Mapping[str, int], arena_bytes: int) -> None:
         if not isinstance(arena_bytes, (int, np.integer)) or arena_bytes < 0:
@@ -41,21 +45,23 @@ class Arena:
         used = {*graph.inputs, *graph.outputs}
         for op in graph.operators:
             used.update(t for t in (*op.inputs, *op.outputs) if t)
-        self.prepared_bytes = 0  # dequantized weights: derived from weights, kept beside them
-        self.views: dict[str, np.ndarray | QView] = {
-            n: self._view(n) for n in graph.tensors if n in used
-        }
+        for n in sorted(used):
+            self.view(n, check=True)
 
-    def _view(self, name: str) -> np.ndarray | QView:
+    def view(self, name: str, check: bool = False) -> np.ndarray | QView:
+        """The array of tensor `name`.  A dequantized weight (QDQ) is computed
+        here, so it costs memory only while its operator holds it."""
         t = self.graph.tensors[name]
         root = self.graph.tensors[self.graph.root(name)]
         dequantized = t.dtype != root.dtype  # QDQ: a float view of integer bytes
         if root.role is Role.WEIGHT:
             w = _weight(root).reshape(t.shape)
             if dequantized:
-                w = qview(t, root, w).load(w, (), None)
+                q = qview(t, root, w)
+                if check:
+                    return q
+                w = q.load(w, (), None)
                 w.flags.writeable = False
-                self.prepared_bytes += w.nbytes
             return w
         if not root.is_arena:
             raise BadInput(f"tensor {name!r} views {root.name!r}, which is neither a weight "
@@ -83,9 +89,6 @@ class Arena:
                 f"{self.nbytes}-byte arena"
             )
         return np.ndarray(t.shape, dtype=t.dtype, buffer=self.buffer, offset=off)
-
-    def view(self, name: str) -> np.ndarray:
-        return self.views[name]
 
     def contains(self, a: np.ndarray) -> bool:
         addr = a.__array_interface__["data"][0]

@@ -4,10 +4,12 @@
     outputs = ex.run({"input": x})            # views into the arena
     outputs, trace = run(graph, plan, inputs, trace=True)
 
-The loop is tiny on purpose: for each operator in the schedule, hand its
-kernel the arena views of its tensors through a `KernelIO`.  Kernels are bound
-once (shapes checked, unsupported operators refused) before the arena is
-touched.  Hooks (`before`, `after`) let `verify` compare every tensor with a
+The loop is tiny on purpose: for each operator in the schedule, bind its
+kernel, hand it the arena views of its tensors through a `KernelIO`, drop
+both.  Every kernel is bound once up front (shapes checked, unsupported
+operators refused, scratch declared) and then discarded, so between
+operators the executor holds the arena and nothing that grows with the
+model.  Hooks (`before`, `after`) let `verify` compare every tensor with a
 reference as soon as it is written and again just before it is read.
 """
 
@@ -21,8 +23,9 @@ from ..errors import BadInput
 from ..graph import Graph, Operator, check_order
 from ..planners.problem import Plan
 from .arena import Arena
-from .blas import one_blas_thread
 from .kernels import Kernel, KernelIO, check_supported, kernel_for
+from .kernels.base import KERNEL_OVERHEAD
+from .numenv import lean_numpy
 from .qview import QView
 from .trace import Recorder, Trace
 
@@ -38,8 +41,8 @@ class Executor:
         self.order = tuple(graph.file_order if order is None else order)
         check_order(graph, self.order)
         check_supported(graph)
-        self.kernels: list[Kernel | None] = [kernel_for(op, graph) for op in graph.operators]
         self.arena = Arena(graph, offsets, arena_bytes)
+        self.scratch = tuple(_scratch(kernel_for(op, graph)) for op in graph.operators)
 
     @classmethod
     def from_plan(cls, graph: Graph, plan: Plan, order: Sequence[int] | None = None) -> Executor:
@@ -48,12 +51,11 @@ class Executor:
     @property
     def scratch_bytes(self) -> int:
         """The most scratch any one kernel declares (kernels run one at a time)."""
-        return max((k.scratch_bytes for k in self.kernels if k), default=0)
+        return max(self.scratch, default=0)
 
-    @property
-    def prepared_bytes(self) -> int:
-        """Constants derived from weights at prepare time (kept beside the weights)."""
-        return self.arena.prepared_bytes + sum(k.prepared_bytes for k in self.kernels if k)
+    def kernel(self, i: int) -> Kernel | None:
+        """Operator `i` bound to its kernel (None: it moves no bytes)."""
+        return kernel_for(self.graph.operators[i], self.graph)
 
     def load_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
         g = self.graph
@@ -64,7 +66,7 @@ class Executor:
         for name in g.inputs:
             if name not in inputs:
                 raise BadInput(f"graph input {name!r} was not given")
-            value, dst = np.asarray(inputs[name]), self.arena.views[name]
+            value, dst = np.asarray(inputs[name]), self.arena.view(name)
             if tuple(value.shape) != tuple(dst.shape):
                 raise BadInput(f"input {name!r} has shape {value.shape}, the model wants "
                                f"{dst.shape}")
@@ -76,36 +78,43 @@ class Executor:
             before: Hook | None = None, after: Hook | None = None) -> dict[str, np.ndarray]:
         """Run once; outputs are views into the arena, valid until the next run."""
         self.load_inputs(inputs)
-        with one_blas_thread():
+        with lean_numpy():
             self._loop(trace, before, after)
         return {name: self.value(name) for name in self.graph.outputs}
 
     def _loop(self, trace: Trace | None, before: Hook | None, after: Hook | None) -> None:
-        views, a = self.arena.views, self.arena
+        a, g = self.arena, self.graph
         for step, i in enumerate(self.order):
-            op = self.graph.operators[i]
+            op = g.operators[i]
             if before is not None:
                 before(step, op)
-            kernel = self.kernels[i]
+            kernel = self.kernel(i)
             if kernel is not None:
                 rec = None
                 if trace is not None:
                     rec = Recorder(trace, i, a.base, a.nbytes,
                                    [self.graph.root(t) if t else "" for t in op.inputs],
                                    [self.graph.root(t) if t else "" for t in op.outputs])
-                io = KernelIO([views[t] if t else None for t in op.inputs],
-                              [views[t] if t else None for t in op.outputs], rec)
+                io = KernelIO([a.view(t) if t else None for t in op.inputs],
+                              [a.view(t) if t else None for t in op.outputs], rec)
                 kernel.run(io)
+                del io, kernel
             if after is not None:
                 after(step, op)
 
     def value(self, name: str) -> np.ndarray:
         """The current value of any tensor (dequantized for a QDQ float view)."""
-        v = self.arena.views[name]
+        v = self.arena.view(name)
         return v.load(v.ints, (), None) if isinstance(v, QView) else v
 
     def new_trace(self) -> Trace:
         return Trace(dict(self.arena.offsets))
+
+
+def _scratch(kernel: Kernel | None) -> int:
+    """A kernel's declared scratch; an operator that moves no bytes still costs
+    the loop a few Python objects."""
+    return kernel.scratch_bytes if kernel is not None else KERNEL_OVERHEAD
 
 
 def run(graph: Graph, plan: Plan, inputs: Mapping[str, np.ndarray], trace: bool = False,

@@ -1,15 +1,19 @@
 """Does the run really happen in the planned memory?  Measured with tracemalloc.
 
 `measure(graph, offsets, arena_bytes, inputs)` builds the executor and runs it
-with Python's allocation tracer on: the arena and the constants derived from
-weights are allocated inside the traced window (weights themselves were
-loaded before it, and are counted apart), and each kernel's own allocations
-are measured against the scratch it declares.  numpy reports its buffers to
-tracemalloc, so this is every array the run creates.
+with Python's allocation tracer on: the arena is allocated inside the traced window
+(weights were loaded before it, and are counted apart), and each operator's
+allocations — its bound kernel, its views, its temporaries — are measured
+against the scratch its kernel declares.  numpy reports its buffers to
+tracemalloc, so this is every array the run creates.  A full garbage
+collection before each operator empties CPython's free lists: a freed tuple
+or float parked there for reuse still counts as allocated to tracemalloc, and
+would otherwise pile up over the run as if the executor kept it.
 """
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,23 +36,21 @@ class OpMemory:
 class MemoryReport:
     arena_bytes: int
     scratch_bytes: int  # the largest declared scratch (kernels run one at a time)
-    prepared_bytes: int  # constants derived from weights (dequantized weights, ...)
-    bookkeeping_bytes: int  # the executor's own Python objects (kernels, views), held
+    bookkeeping_bytes: int  # held by the executor besides the arena (Python objects)
     peak_bytes: int  # traced peak over building the executor and one run
     ops: tuple[OpMemory, ...]
 
     @property
     def budget(self) -> int:
-        """Arena + declared scratch + 5%, plus the weight-derived constants (the
-        executor's bookkeeping is inside the 5% for any arena above a few MB)."""
-        return int((self.arena_bytes + self.scratch_bytes) * 1.05) + self.prepared_bytes
+        """Arena + declared scratch + 5%."""
+        return int((self.arena_bytes + self.scratch_bytes) * 1.05)
 
     @property
     def ok(self) -> bool:
         return self.peak_bytes <= self.budget
 
-    def over_declared(self, slack: int = 4096) -> list[OpMemory]:
-        """Kernels that allocated more than they declared (+ `slack` for Python objects)."""
+    def over_declared(self, slack: int = 0) -> list[OpMemory]:
+        """Kernels that allocated more than they declared (+ `slack`)."""
         return [o for o in self.ops if o.measured > o.declared + slack]
 
 
@@ -63,16 +65,19 @@ def measure(graph: Graph, offsets: Mapping[str, int], arena_bytes: int,
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
+    gc.collect()
+    gc.freeze()  # the per-operator collections below then scan only new objects: fast
     try:
         tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
         ex = Executor(graph, offsets, arena_bytes, order)
         held, peak = tracemalloc.get_traced_memory()
-        book = held - base - ex.arena.nbytes - ex.prepared_bytes
+        book = held - base - ex.arena.nbytes
         ops: list[OpMemory] = []
         start = [0]
 
         def before(step: int, op) -> None:
+            gc.collect()
             tracemalloc.reset_peak()
             start[0] = tracemalloc.get_traced_memory()[0]
 
@@ -80,14 +85,13 @@ def measure(graph: Graph, offsets: Mapping[str, int], arena_bytes: int,
             nonlocal peak
             top = tracemalloc.get_traced_memory()[1]
             peak = max(peak, top)
-            k = ex.kernels[op.index]
-            ops.append(OpMemory(op.index, op.type, k.scratch_bytes if k else 0, top - start[0]))
+            ops.append(OpMemory(op.index, op.type, ex.scratch[op.index], top - start[0]))
 
         tracemalloc.reset_peak()
         ex.run(inputs, before=before, after=after)
         peak = max(peak, tracemalloc.get_traced_memory()[1])
-        return MemoryReport(ex.arena.nbytes, ex.scratch_bytes, ex.prepared_bytes, book,
-                            peak - base, tuple(ops))
+        return MemoryReport(ex.arena.nbytes, ex.scratch_bytes, book, peak - base, tuple(ops))
     finally:
+        gc.unfreeze()
         if not was_tracing:
             tracemalloc.stop()

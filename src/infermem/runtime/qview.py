@@ -23,11 +23,14 @@ from ..graph import Quant, Tensor
 
 
 def quantize(x: np.ndarray, scale: Any, zero_point: Any, dtype: np.dtype) -> np.ndarray:
-    """saturate(round_half_even(x / scale) + zero_point) as `dtype`."""
+    """saturate(round_half_even(x / scale) + zero_point) as `dtype` (one float
+    temporary and the result)."""
     dtype = np.dtype(dtype)
     if dtype.kind not in "iu":
         raise BadInput(f"quantizing to {dtype} is not supported (int/uint only)")
-    q = np.rint(np.asarray(x, dtype=np.float32) / np.asarray(scale, dtype=np.float32))
+    q = np.divide(np.asarray(x, dtype=np.float32), np.asarray(scale, dtype=np.float32),
+                  dtype=np.float32)
+    np.rint(q, out=q)
     q += np.asarray(zero_point, dtype=np.float32)
     info = np.iinfo(dtype)
     np.clip(q, info.min, info.max, out=q)
@@ -35,8 +38,10 @@ def quantize(x: np.ndarray, scale: Any, zero_point: Any, dtype: np.dtype) -> np.
 
 
 def dequantize(q: np.ndarray, scale: Any, zero_point: Any, dtype: Any = np.float32) -> np.ndarray:
-    """(q - zero_point) * scale, in `dtype` (the scale's float type)."""
-    x = np.asarray(q, dtype=np.float32) - np.asarray(zero_point, dtype=np.float32)
+    """(q - zero_point) * scale, in `dtype` (the scale's float type); one float
+    array, computed in place."""
+    x = np.array(q, dtype=np.float32)
+    x -= np.asarray(zero_point, dtype=np.float32)
     x *= np.asarray(scale, dtype=np.float32)
     return x.astype(dtype, copy=False)
 

@@ -64,7 +64,6 @@ class VerifyReport:
     strategy: str
     arena_bytes: int
     scratch_bytes: int
-    prepared_bytes: int
     runs: int
     outputs: Mapping[str, Diff]
     divergence: Divergence | None
@@ -95,7 +94,7 @@ class VerifyReport:
         return {
             "model": self.model, "ok": self.ok, "strategy": self.strategy,
             "arena_bytes": self.arena_bytes, "scratch_bytes": self.scratch_bytes,
-            "prepared_bytes": self.prepared_bytes, "runs": self.runs,
+            "runs": self.runs,
             "tensors_checked": self.tensors_checked,
             "executor_seconds": round(self.executor_seconds, 4),
             "reference_seconds": round(self.reference_seconds, 4),
@@ -121,7 +120,7 @@ class Checker:
 
     def check(self, name: str) -> Diff:
         self.checked += 1
-        g, v = self.g, self.ex.arena.views[name]
+        g, v = self.g, self.ex.arena.view(name)
         if isinstance(v, QView):  # compare in the integer domain the bytes really hold
             ref = quantize(self.ref[name], v.scale, v.zero_point, v.ints.dtype)
             return compare(v.ints, ref, steps=1)
@@ -262,7 +261,7 @@ def verify(graph: Graph, model: str | Path | object, offsets: Mapping[str, int],
                         checker.culprits(name, checker.step_of.get(w, -1), len(ex.order)))
         if checker.divergence is not None:
             return VerifyReport(graph.name, strategy, ex.arena.nbytes, ex.scratch_bytes,
-                                ex.prepared_bytes, len(inputs), outputs, checker.divergence,
-                                checked, t_ex, t_ref, bad)
-    return VerifyReport(graph.name, strategy, ex.arena.nbytes, ex.scratch_bytes,
-                        ex.prepared_bytes, len(inputs), outputs, None, checked, t_ex, t_ref)
+                                len(inputs), outputs, checker.divergence, checked, t_ex, t_ref,
+                                bad)
+    return VerifyReport(graph.name, strategy, ex.arena.nbytes, ex.scratch_bytes, len(inputs),
+                        outputs, None, checked, t_ex, t_ref)

@@ -29,6 +29,8 @@ from ...graph import Graph, Operator, Role
 from ..qview import QView
 
 CHUNK_ELEMS = 1 << 12  # elementwise chunks: at most this many output elements
+KERNEL_OVERHEAD = 16384  # an operator's Python objects (kernel, views, index tuples) and
+# what CPython's free lists keep of them once freed (tracemalloc still counts those)
 Index = tuple[Any, ...]
 
 
@@ -83,19 +85,20 @@ class Kernel:
 
     def __init__(self, op: Operator, graph: Graph) -> None:
         self.op = op
-        self.attrs = dict(op.attrs)
+        self.attrs = op.attrs
         self.opset = _opset(graph)
+        self.graph = graph
         ts = graph.tensors
-        self.in_shapes = [tuple(ts[t].shape) if t else None for t in op.inputs]
-        self.in_dtypes = [np.dtype(ts[t].dtype) if t else None for t in op.inputs]
-        self.out_shapes = [tuple(ts[t].shape) if t else None for t in op.outputs]
-        self.out_dtypes = [np.dtype(ts[t].dtype) if t else None for t in op.outputs]
-        self._weights = [_const(graph, t) for t in op.inputs]
-        self.q_in = [_dequantized(graph, t) for t in op.inputs]
-        self.q_out = [_dequantized(graph, t) for t in op.outputs]
+        self.in_shapes = tuple(ts[t].shape if t else None for t in op.inputs)
+        self.in_dtypes = tuple(np.dtype(ts[t].dtype) if t else None for t in op.inputs)
+        self.out_shapes = tuple(ts[t].shape if t else None for t in op.outputs)
+        self.out_dtypes = tuple(np.dtype(ts[t].dtype) if t else None for t in op.outputs)
+        self.q_in = tuple(_dequantized(graph, t) for t in op.inputs)
+        self.q_out = tuple(_dequantized(graph, t) for t in op.outputs)
         self.scratch_bytes = 0
-        self.prepared_bytes = 0  # constants derived from weights at prepare time
         self.setup()
+        self.scratch_bytes += KERNEL_OVERHEAD + sum(
+            _dequantized_weight_bytes(graph, t) for t in op.inputs)
 
     def setup(self) -> None:
         """Check attributes and shapes, precompute, set `scratch_bytes`."""
@@ -112,13 +115,14 @@ class Kernel:
 
     def const(self, k: int) -> np.ndarray | None:
         """Input `k`'s value if it is a weight (known before the run), else None."""
-        return self._weights[k] if k < len(self._weights) else None
+        return _const(self.graph, self.op.inputs[k]) if k < len(self.op.inputs) else None
 
     def qdq_scratch(self, in_elems: Sequence[int], out_elems: int) -> int:
-        """Extra scratch for QDQ views: a dequantized input chunk costs two float
-        temporaries per element, a quantized output chunk three."""
+        """Extra scratch for QDQ views: a dequantized input chunk costs its float
+        copy (and an int-to-float conversion), a quantized output chunk one
+        float temporary and the integers."""
         extra = sum(8 * n for n, q in zip(in_elems, self.q_in, strict=False) if q)
-        return extra + (12 * out_elems if any(self.q_out) else 0)
+        return extra + (8 * out_elems if any(self.q_out) else 0)
 
     def ints(self, name: str, default: Sequence[int] | None = None) -> list[int] | None:
         v = self.attrs.get(name, default)
@@ -140,6 +144,14 @@ def _dequantized(graph: Graph, name: str) -> bool:
         return False
     root = graph.tensors[graph.root(name)]
     return root.is_arena and root.dtype != graph.tensors[name].dtype
+
+
+def _dequantized_weight_bytes(graph: Graph, name: str) -> int:
+    """Bytes of the float copy of a QDQ weight, which exists while its reader runs."""
+    if not name:
+        return 0
+    t, root = graph.tensors[name], graph.tensors[graph.root(name)]
+    return t.nbytes if root.role is Role.WEIGHT and root.dtype != t.dtype else 0
 
 
 def _const(graph: Graph, name: str) -> np.ndarray | None:

@@ -58,8 +58,10 @@ class Conv(Kernel):
             plane = h.padded * w.padded + 3 * self.mult * h.out * w.out
             self.scratch_bytes = it * plane + self.qdq_scratch([h.size * w.size], m * w.out)
         else:
-            rows = c * h.kernel * (w.padded + h.kernel * w.kernel * w.out) + 3 * m * w.out
-            rows += c * h.kernel * w.size  # a converted (QDQ / quantized) copy of the rows
+            rows = c * h.kernel * (w.padded + w.kernel * w.out) + 3 * m * w.out
+            rows += c * w.out  # matmul's contiguous copy of a strided operand
+            if self.in_dtypes[self.X] != self.dtype:
+                rows += c * h.kernel * w.size  # the rows converted to the compute dtype
             self.scratch_bytes = it * rows + self.qdq_scratch(
                 [c * h.kernel * w.size], m * w.out)
         self.prepare()

@@ -58,9 +58,7 @@ class QLinearConv(_Quantized, Conv):
         mult = (sx.astype(np.float32).reshape(-1)[0] * sw.astype(np.float32).reshape(-1)
                 / sy.astype(np.float32).reshape(-1)[0])
         self.mult = mult.astype(np.float32).reshape(-1, 1) if mult.size > 1 else mult[0]
-        self.prepared_bytes = 0 if w is None else self.wf.nbytes
-        if w is None:
-            self.scratch_bytes += 16 * int(np.prod(self.in_shapes[self.W]))
+        self.scratch_bytes += 16 * int(np.prod(self.in_shapes[self.W]))  # float64 weights
 
     def prep(self, x: np.ndarray) -> np.ndarray:
         return x.astype(np.float64) - self.zx
@@ -91,10 +89,9 @@ class QLinearMatMul(_Quantized, MatMul):
         self.zb = zb.astype(np.float64)
         b = self.const(self.BM)
         self.bf = None if b is None else (b.astype(np.float64) - self.zb).reshape(self.b)
-        self.prepared_bytes = 0 if b is None else self.bf.nbytes
         self.mult = (sa.astype(np.float32).reshape(-1)[0] * sb.astype(np.float32)
                      / sy.astype(np.float32).reshape(-1)[0]).astype(np.float32)
-        self.scratch_bytes += 16 * self.b[-2] * self.b[-1] if b is None else 0
+        self.scratch_bytes += 16 * self.b[-2] * self.b[-1]  # float64 B
 
     def product(self, io: KernelIO, ia: tuple, ib: tuple, m: int) -> np.ndarray:
         row = io.read(self.A, (*ia, m), shape=self.a).astype(np.float64) - self.za

@@ -6,7 +6,9 @@ Chunk orders:
   could not make the output a view, e.g. a graph output): flat runs of the
   output (`flat_blocks`), each after reading the same flat run of the input.
 * Concat: for each index over the axes before `axis` (row-major), for each
-  input i in order: read X_i[lead], then write its slice Y[lead, off_i:off_i+n_i].
+  input i in order, for each flat run of X_i[lead] (`flat_blocks` of the
+  block from `axis` on): read the run, then write it at its place in
+  Y[lead, off_i:off_i+n_i].
 * Transpose: flat runs of the output, each after reading the (strided) input
   elements that land in it.
 * Pad: for each index over the output's leading axes (trailing block of at most
@@ -49,7 +51,8 @@ class Copy(Kernel):
 
 @register("Concat")
 class Concat(Kernel):
-    order = "per (leading index before axis, input i): read X_i[lead], write its slice of Y"
+    order = ("per leading index before axis, per input i, per flat run of X_i[lead]: "
+             "read the run, write it at its place in Y")
 
     def setup(self) -> None:
         rank = len(self.out_shapes[0])
@@ -59,9 +62,9 @@ class Concat(Kernel):
         if not 0 <= self.axis < rank or total != self.out_shapes[0][self.axis]:
             raise self.fail(f"inputs {self.in_shapes} do not concatenate to "
                             f"{self.out_shapes[0]} on axis {axis}")
-        biggest = max(int(np.prod(s[self.axis:])) for s in self.in_shapes if s is not None)
-        self.scratch_bytes = 8 * biggest + self.qdq_scratch([biggest] * len(self.in_shapes),
-                                                            biggest)
+        n = max(block_elems(s[self.axis:]) for s in self.in_shapes if s is not None)
+        width = max(d.itemsize for d in (*self.in_dtypes, *self.out_dtypes) if d)
+        self.scratch_bytes = width * n + self.qdq_scratch([n] * len(self.in_shapes), n)
 
     def run(self, io: KernelIO) -> None:
         for lead in leading(self.out_shapes[0], self.axis):
@@ -69,12 +72,18 @@ class Concat(Kernel):
             for i, s in enumerate(self.in_shapes):
                 if s is None:
                     continue
-                n = s[self.axis]
-                if n:
-                    v = io.read(i, lead)
-                    io.write(0, (*lead, slice(off, off + n)), v)
+                for idx in flat_blocks(s[self.axis:]):
+                    v = io.read(i, (*lead, *idx))
+                    first = idx[0] if idx else slice(None)
+                    if isinstance(first, slice):
+                        start, stop = first.start or 0, s[self.axis] if first.stop is None else (
+                            first.stop)
+                        first = slice(off + start, off + stop)
+                    else:
+                        first = off + first
+                    io.write(0, (*lead, first, *idx[1:]), v)
                     io.end_chunk()
-                off += n
+                off += s[self.axis]
 
 
 @register("Transpose")
@@ -165,9 +174,13 @@ class Pad(Kernel):
             v = io.read(2).reshape(-1)
             value = v[0] if v.size else 0
         rank = len(ys)
-        # per trailing axis: the input index each output index copies (-1: the constant)
-        take = [np.array([-1 if (j := self.source(i, a)) is None else j for i in range(ys[a])])
-                for a in range(k, rank)]
+        # per trailing axis: the input index each output index copies, and where
+        # the constant goes instead (slices of the constant border, if any)
+        take, fills = [], []
+        for a in range(k, rank):
+            src = [self.source(i, a) for i in range(ys[a])]
+            take.append(np.array([0 if j is None else j for j in src], dtype=np.intp))
+            fills.append([i for i, j in enumerate(src) if j is None])
         for lead in leading(ys, k):
             src = [self.source(i, a) for a, i in enumerate(lead)]
             if any(j is None for j in src):
@@ -175,9 +188,9 @@ class Pad(Kernel):
                 io.end_chunk()
                 continue
             block = io.read(0, tuple(src))
-            for ax, idx in enumerate(take):
-                block = np.take(block, np.maximum(idx, 0), axis=ax)
-                if (idx < 0).any():
-                    block[(slice(None),) * ax + (idx < 0,)] = value
+            for ax, (idx, fill) in enumerate(zip(take, fills, strict=True)):
+                block = np.take(block, idx, axis=ax)
+                if fill:
+                    block[(slice(None),) * ax + (fill,)] = value
             io.write(0, lead, block)
             io.end_chunk()

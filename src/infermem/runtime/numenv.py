@@ -1,11 +1,18 @@
-"""Run the executor's small matrix products on one BLAS thread.
+"""How numpy runs inside the executor: one BLAS thread, small ufunc buffers.
 
 A chunk's product is small (one output row: M x K times K x OW).  OpenBLAS's
 threads cost more than they give at that size, and on a busy two-core machine
 they spin against each other (measured: 0.14 ms single-threaded vs 1.6 ms with
-two threads for a 64x576 @ 576x56 product).  `one_blas_thread()` switches
+two threads for a 64x576 @ 576x56 product).  `lean_numpy()` switches
 numpy's OpenBLAS to one thread for the duration of a run and restores it; it
 does nothing if numpy's BLAS is not an OpenBLAS it can find.
+
+numpy's ufuncs buffer an operand that needs casting or has awkward strides in
+blocks of `getbufsize()` elements (8192 by default: 32-64 KiB per operand per
+call).  `lean_numpy()` lowers that to UFUNC_BUFFER elements for the run, so
+the memory a kernel allocates beyond its declared scratch stays a few KiB
+(measured: a broadcast in-place subtract allocates 33 KiB at 8192, 5 KiB at
+1024, at the same speed).
 """
 
 from __future__ import annotations
@@ -45,16 +52,21 @@ def _openblas() -> tuple[ctypes._CFuncPtr, ctypes._CFuncPtr] | None:
     return None
 
 
+UFUNC_BUFFER = 1024
+
+
 @contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
+def lean_numpy() -> Iterator[None]:
+    import numpy as np
+
     fns = _openblas()
-    if fns is None:
-        yield
-        return
-    getter, setter = fns
-    before = getter()
-    setter(1)
+    threads = fns[0]() if fns else None
+    if fns:
+        fns[1](1)
+    old = np.setbufsize(UFUNC_BUFFER)
     try:
         yield
     finally:
-        setter(before)
+        np.setbufsize(old)
+        if fns:
+            fns[1](threads)
