@@ -75,39 +75,45 @@ def _traced(graph: Graph, op: Operator, positions: list[int]) -> int | str:
 _METHOD_FNS = {"analytic": _analytic, "traced": _traced}
 
 
-def _buffer_of(graph: Graph, problem: Problem, tensor: str) -> Buffer | None:
-    """The problem's buffer holding `tensor`'s bytes: by file index where the
-    problem has indices (TFLM's problem names tensors its own way), else by
-    the name of the tensor that owns the bytes."""
-    root = graph.root(tensor)
-    t = graph.tensors[root]
-    if not t.is_arena:
-        return None
-    if t.index is not None:
-        for b in problem.buffers:
-            if b.index == t.index:
-                return b
-    return problem.by_name.get(root)
+def _buffer_finder(graph: Graph, problem: Problem):
+    """tensor name -> the problem's buffer holding its bytes (or None): by file
+    index where the problem has indices (TFLM's problem names tensors its own
+    way), else by the name of the tensor that owns the bytes."""
+    by_index = {b.index: b for b in problem.buffers if b.index is not None}
+    by_name = problem.by_name
+
+    def find(tensor: str) -> Buffer | None:
+        root = graph.root(tensor)
+        t = graph.tensors[root]
+        if not t.is_arena:
+            return None
+        if t.index is not None and t.index in by_index:
+            return by_index[t.index]
+        return by_name.get(root)
+
+    return find
 
 
 def candidates(graph: Graph, order: Sequence[int], problem: Problem):
     """(op, output buffer, input buffer, input positions) for every operator
     output whose input's lifetime ends at that operator."""
+    find = _buffer_finder(graph, problem)
     for i in order:
         op = graph.operators[i]
         outs = [t for t in op.outputs if t]
         if len(outs) != 1:
             continue
-        out = _buffer_of(graph, problem, outs[0])
+        out = find(outs[0])
         if out is None:
             continue
-        seen: dict[str, list[int]] = {}
+        # group positions by the buffer they read: two views of one buffer are one input
+        seen: dict[str, tuple[Buffer, list[int]]] = {}
         for pos, t in enumerate(op.inputs):
-            if t:
-                seen.setdefault(t, []).append(pos)
-        for t, positions in seen.items():
-            inp = _buffer_of(graph, problem, t)
-            if inp is None or inp.name == out.name or inp.last != out.first:
+            inp = find(t) if t else None
+            if inp is not None:
+                seen.setdefault(inp.name, (inp, []))[1].append(pos)
+        for inp, positions in seen.values():
+            if inp.name == out.name or inp.last != out.first:
                 continue
             yield op, out, inp, positions
 
