@@ -70,6 +70,25 @@ def test_light_zoo_verifies_in_its_best_plan(name):
     check(LIGHT / f"light_{name}.onnx")
 
 
+@pytest.mark.parametrize("path", [FIXTURES / "mobilenet_v2_f32.onnx",
+                                  FIXTURES / "mobilenet_v1_int8_qdq.onnx",
+                                  LIGHT / "light_squeezenet.onnx"])
+def test_dmo_plans_verify(path, capsys):
+    """Plans whose outputs overlap their inputs (the DMO rules derived from these
+    kernels' chunk orders) run correctly, in a smaller arena."""
+    assert main(["verify", str(path), "--dmo", "--json"]) == 0
+    dmo = json.loads(capsys.readouterr().out)
+    assert dmo["ok"] and dmo["arena_bytes"] < planned(path)[2].arena_bytes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet50", "inception_v1", "inception_v2", "densenet121",
+                                  "shufflenet"])
+def test_light_zoo_verifies_with_dmo(name, capsys):
+    assert main(["verify", str(LIGHT / f"light_{name}.onnx"), "--dmo"]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
 def corrupt(p, prob):
     """Offsets with one tensor moved onto another that is still live: the second
     is written while the first still has a reader to come."""
