@@ -5,8 +5,9 @@
 Three scenarios, monitored and unmonitored runs interleaved (so machine load
 hits both alike), onnxruntime on one intra-op thread in both (its spinning
 worker threads make CPU time meaningless otherwise).  The table gives the
-median wall times and their ratio, the ratio of the fastest runs (the least
-disturbed), and the ratio of CPU seconds (this process, its threads and its
+median wall times and their ratio, the median of the ratios of adjacent
+pairs ("paired": robust to slow drifts in load), the ratio of the fastest
+runs (the least disturbed), and the ratio of CPU seconds (this process, its threads and its
 children: sampler, child, runtime), which a busy machine disturbs less.
 
 - in-process: an onnxruntime inference loop bare vs inside `Monitor()` with a
@@ -106,7 +107,8 @@ def _interleaved(a, b, repeats: int):
         walls, cpus = [x[0] for x in xs], [x[1] for x in xs]
         return statistics.median(walls), statistics.median(cpus), min(walls)
 
-    return stats(ta), stats(tb)
+    paired = statistics.median(b[0] / a[0] for a, b in zip(ta, tb, strict=True))
+    return stats(ta), stats(tb), paired
 
 
 def in_process(path: Path, runs: int, repeats: int, interval_ms: float):
@@ -152,11 +154,12 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
     print(
         f"{'scenario':<28}{'bare s':>9}{'monitored s':>13}{'wall ratio':>12}"
-        f"{'min ratio':>11}{'CPU ratio':>11}"
+        f"{'paired':>9}{'min ratio':>11}{'CPU ratio':>11}"
     )
-    for name, ((bw, bc, bmin), (mw, mc, mmin)) in rows:
+    for name, ((bw, bc, bmin), (mw, mc, mmin), paired) in rows:
         print(
-            f"{name:<28}{bw:>9.3f}{mw:>13.3f}{mw / bw:>12.3f}{mmin / bmin:>11.3f}{mc / bc:>11.3f}"
+            f"{name:<28}{bw:>9.3f}{mw:>13.3f}{mw / bw:>12.3f}{paired:>9.3f}"
+            f"{mmin / bmin:>11.3f}{mc / bc:>11.3f}"
         )
 
 
