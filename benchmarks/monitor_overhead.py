@@ -4,11 +4,11 @@
 
 Three scenarios, monitored and unmonitored runs interleaved (so machine load
 hits both alike), onnxruntime on one intra-op thread in both (its spinning
-worker threads make CPU time meaningless otherwise).  The table gives the
-median wall times and their ratio, the median of the ratios of adjacent
-pairs ("paired": robust to slow drifts in load), the ratio of the fastest
-runs (the least disturbed), and the ratio of CPU seconds (this process, its threads and its
-children: sampler, child, runtime), which a busy machine disturbs less.
+worker threads make CPU time meaningless otherwise).  Columns: median wall
+times and their ratio; "paired", the median ratio of adjacent pairs (robust
+to slow drifts in load); the ratio of the fastest runs (the least disturbed);
+the ratio of CPU seconds (this process, its threads and its children:
+sampler, child, runtime), which a busy machine disturbs less.
 
 - in-process: an onnxruntime inference loop bare vs inside `Monitor()` with a
   phase and one `iteration()` per inference (light SqueezeNet, ~15-30 ms/run);
