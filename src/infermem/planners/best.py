@@ -17,14 +17,14 @@ from .problem import Problem
 from .registry import Placed, PlanOptions, register
 from .search import best_greedy, climb, order_of
 
-EXACT_MAX = 200  # buffers: up to this many, `best` tries CP-SAT briefly
-CLIMB_MAX = 400  # and up to this many, a short hill climb
+EXACT_MAX = 1500  # buffers: up to this many, `best` tries CP-SAT briefly
+CLIMB_MAX = 3000  # and up to this many, a short hill climb
 
 
 @register("best")
 def best(problem: Problem, opts: PlanOptions) -> Placed:
     """Smallest of the fast greedies; if it misses the bound, a short exact
-    solve (<= 200 buffers) or hill climb (<= 400 buffers)."""
+    solve (<= EXACT_MAX buffers) or hill climb (<= CLIMB_MAX buffers)."""
     ctx = context(problem)
     if not opts.use_overlaps:
         ctx = ctx.without_overlaps()
@@ -34,7 +34,7 @@ def best(problem: Problem, opts: PlanOptions) -> Placed:
     notes: dict[str, object] = {"winner": label, "tried": tried}
     optimal: bool | None = True if arena(ctx, off) <= lb else None
     if optimal is None and ctx.n <= EXACT_MAX:
-        budget = min(2.0, 0.2 * opts.time_limit)
+        budget = min(3.0, 0.3 * opts.time_limit)
         solved, optimal, more = solve(ctx, off, budget, opts.seed)
         if arena(ctx, solved) < arena(ctx, off):
             off, notes["winner"] = solved, f"exact from {label}"
