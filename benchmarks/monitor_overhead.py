@@ -14,6 +14,8 @@ sampler, child, runtime), which a busy machine disturbs less.
   phase and one `iteration()` per inference (light SqueezeNet, ~15-30 ms/run);
 - in-process, tiny model: the same with a 0.1 ms model, where the two
   synchronous measurements per iteration (~20-40 us each) are what shows;
+- per inference: the median time of one SqueezeNet inference, bare vs
+  monitored (sampler running, iteration marks included);
 - child process: a plain script that imports onnxruntime, loads the model and
   runs it, vs `monitor_model` on the same model (fresh child, parent sampling,
   phase events, exact peaks, leak verdict), wall time end to end.
@@ -121,6 +123,26 @@ def in_process(path: Path, runs: int, repeats: int, interval_ms: float):
     )
 
 
+def per_inference(path: Path, runs: int, repeats: int, interval_ms: float) -> tuple[float, float]:
+    """Median time of one inference (with its iteration marks when monitored):
+    preemption by other jobs inflates some inferences, not the median."""
+    sess, feed = _session(path)
+    _bare(sess, feed, 5, interval_ms)
+    bare, monitored = [], []
+    for _ in range(repeats):
+        for _ in range(runs):
+            t = time.perf_counter()
+            sess.run(None, feed)
+            bare.append(time.perf_counter() - t)
+        with Monitor(interval_ms=interval_ms) as mon, mon.phase("steady"):
+            for _ in range(runs):
+                t = time.perf_counter()
+                with mon.iteration():
+                    sess.run(None, feed)
+                monitored.append(time.perf_counter() - t)
+    return statistics.median(bare), statistics.median(monitored)
+
+
 def child(path: Path, runs: int, repeats: int, interval_ms: float):
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "plain.py"
@@ -161,6 +183,10 @@ def main() -> None:
             f"{name:<28}{bw:>9.3f}{mw:>13.3f}{mw / bw:>12.3f}{paired:>9.3f}"
             f"{mmin / bmin:>11.3f}{mc / bc:>11.3f}"
         )
+    if args.only in (None, "squeezenet"):
+        b, m = per_inference(SQUEEZENET, n, r, iv)
+        print(f"median SqueezeNet inference: bare {b * 1e3:.2f} ms, monitored {m * 1e3:.2f} ms "
+              f"(with its iteration marks), ratio {m / b:.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ previous boundary, which Linux lets a process reset by writing "5" to
 `/proc/self/clear_refs`.  The peak of any interval between two events is thus
 exact, whatever the sampling interval.  Resetting the mark lowers what
 `getrusage` later reports for this process, which is why every event carries
-the mark it cleared: nothing is lost, it is moved into the events.
+the mark it cleared: nothing is lost, it is moved into the events.  (Two
+Monitors running at once in one process would clear each other's marks: use
+one, with nested phases.)
 
 An iteration's start needs only the current RSS (`quick`: /proc/self/statm,
 a few microseconds, no reset); its end reads and resets the mark, which then

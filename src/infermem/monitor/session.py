@@ -49,7 +49,7 @@ class Monitor:
     uss_interval_ms: also sample USS at this (slower) period; it costs about a
         millisecond of GIL time per reading, so it is off unless asked.
     tracemalloc: trace Python allocations (per-phase Python peak); costly.
-    keep_events: keep events in memory for `result()` (about 150 bytes each,
+    keep_events: keep events in memory for `result()` (about 200 bytes each,
         two per iteration: small, but the monitor's own growth); a child whose
         events only go to its parent passes False so its memory stays flat.
     """
