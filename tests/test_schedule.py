@@ -300,8 +300,13 @@ def test_nasnet_cells_reorder_and_writeback(tmp_path):
 
 @pytest.mark.slow
 def test_sixty_branch_points_proven_within_ten_seconds(tmp_path):
-    g = load(nasnet(tmp_path, 7))
-    assert branch_points(g) >= 55
+    g = load(nasnet(tmp_path, 8))
+    assert branch_points(g) >= 60
+    s = best_order(g, time_limit=10)
+    assert s.proven_optimal and s.seconds < 10
+    assert s.peak_bytes < s.file_order_peak_bytes
+    g = random_cells(10, seed=1)  # random sizes: little collapses
+    assert branch_points(g) >= 60
     s = best_order(g, time_limit=10)
     assert s.proven_optimal and s.seconds < 10
     assert s.peak_bytes < s.file_order_peak_bytes

@@ -2,26 +2,27 @@
 
 The cost of the rest of a schedule depends only on the set of operators
 already run (see `model`), so the search is a dynamic programme over those
-sets (Liberis & Lane 2019), explored depth first with branch and bound:
+sets (Liberis & Lane 2019), explored depth first with branch and bound.  It
+steps over `units` (single operators, or pairs that some optimal order runs
+back to back), so the sets it visits are those of the glued graph.
 
 - `c(S)`: the lowest peak over the steps still to run from the set S.  Each
-  memo entry keeps a lower and an upper bound on c(S) and the next operator
-  of an order that achieves the upper bound.
+  memo entry keeps a lower and an upper bound on c(S) and the next unit of an
+  order that achieves the upper bound.
 - `solve(S, floor, ceil)` only has to settle c(S) inside (floor, ceil):
   `floor` is the peak the path to S has already paid (a completion at or
   under it is as good as any), `ceil` the best complete order known (nothing
   at or above it is of interest).  It leaves the entry with upper <= floor,
   lower >= ceil, or lower == upper.
 - lower bound: c(S) is at least the bytes live now, and at least what any
-  operator still to run holds at its own step in any order (its inputs and
-  outputs, plus graph tensors that are always live).
-- dominance: an operator that frees at least what it allocates, and whose
-  step stays under max(floor, lower bound), can run first without loss (moving
-  it ahead of any completion lowers every step it jumps over), so it is the
-  only child tried.  This is what collapses Relu/BatchNorm/Add chains: a
-  blind collapse of straight chains would not be exact, since running the
-  second op of a chain at once can keep a big tensor live across a sibling
-  branch's peak (see tests/test_schedule.py::test_chain_collapse_is_not_exact).
+  operator still to run must hold at its own step: its `base` roots (live in
+  every order) plus the roots begun already that it or a descendant needs.
+- dominance: a unit that frees at least what it allocates, and whose steps
+  stay under max(floor, lower bound), can run first without loss (moving it
+  ahead of any completion lowers every step it jumps over), so it is the only
+  child tried.  This collapses Relu/BatchNorm/Add chains wherever that is
+  exact; a blind collapse of straight chains is not (see `units` and
+  tests/test_schedule.py::test_chain_collapse_is_not_exact).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from .model import PeakModel, bits, mask_bytes
+from .model import PeakModel, bits, mask_bytes, step
 from .units import Units, ready_after, unit_step
 
 INF = float("inf")
@@ -59,7 +60,7 @@ class _Search:
         self.by_intrinsic = sorted(range(m.n), key=lambda i: -m.intrinsic[i])
         self.calls = 0
         self.extra = tuple(nd & ~b for nd, b in zip(m.need, m.base, strict=True))
-        self.probe = 16
+        self.probe = 4
 
     def lower(self, done: int, live: int, started: int, ptr: int,
               ceil: float) -> tuple[int, int]:
@@ -94,14 +95,14 @@ class _Search:
     def solve(self, done: int, live: int, started: int, ready: int, floor: float,
               ceil: float, ptr: int) -> list:
         m, u = self.m, self.u
+        self.calls += 1
+        if self.calls & 255 == 0 and time.perf_counter() > self.deadline:
+            raise _OutOfBudget
         entry = self.memo.get(done)
         if entry is None:
             if done == m.full:
                 entry = self.memo[done] = [0, 0, -1]
                 return entry
-            self.calls += 1
-            if self.calls & 1023 == 0 and time.perf_counter() > self.deadline:
-                raise _OutOfBudget
             if len(self.memo) >= self.max_states:
                 raise _OutOfBudget
             lb, ptr = self.lower(done, live, started, ptr, ceil)
@@ -110,35 +111,43 @@ class _Search:
             ptr = self._advance(done, ptr)
         if entry[1] <= floor or entry[0] >= ceil or entry[0] == entry[1]:
             return entry
-        kids = []
-        for k in bits(ready):
-            p, after_live = unit_step(m, done, live, u.ops[k])
-            kids.append((p, after_live, k))
         # Steps within the floor cost nothing now: among them, try first the
-        # one that frees the most (greedy by memory freed); beyond the floor,
-        # the lowest step first.
-        kids.sort(key=lambda kid: (kid[0] > floor, kid[1] - kid[0] if kid[0] <= floor else kid[0],
-                                   kid))
-        free = [k for k in kids if k[1] <= live and k[0] <= max(floor, entry[0])]
-        if free and not m.last_only:
-            kids = free[:1]
+        # unit that frees the most (greedy by memory freed); beyond the floor,
+        # the lowest step first.  A dominant unit (see above) is tried alone.
+        kids = []
+        cap = floor if floor > entry[0] else entry[0]
+        for k in bits(ready):
+            p, after_live = self.kid(done, live, k)
+            if after_live <= live and p <= cap and not m.last_only:
+                kids = [(False, 0, p, after_live, k)]
+                break
+            within = p <= floor
+            kids.append((not within, after_live - p if within else p, p, after_live, k))
+        kids.sort()
         child_lows = []
-        for p, after_live, k in kids:
-            top = min(ceil, entry[1])
+        for _, _, p, after_live, k in kids:
+            top = ceil if ceil < entry[1] else entry[1]
             if p >= top:
                 child_lows.append(p)
                 continue
             sub = self.solve(done | u.masks[k], after_live, started | u.touched[k],
-                             ready_after(u, ready, done, k), max(floor, p), top, ptr)
-            if max(p, sub[1]) < entry[1]:
-                entry[1], entry[2] = max(p, sub[1]), k
-            child_lows.append(max(p, sub[0]))
+                             ready_after(u, ready, done, k), floor if floor > p else p, top, ptr)
+            value = p if p > sub[1] else sub[1]
+            if value < entry[1]:
+                entry[1], entry[2] = value, k
+            child_lows.append(p if p > sub[0] else sub[0])
             if entry[1] <= floor:
                 return entry
         # Every child was settled against min(ceil, upper): the least of their
         # lower bounds is a lower bound here (exact when it meets the upper).
         entry[0] = max(entry[0], min(child_lows))
         return entry
+
+    def kid(self, done: int, live: int, k: int) -> tuple[int, int]:
+        ops = self.u.ops[k]
+        if len(ops) == 1:
+            return step(self.m, done, live, ops[0])
+        return unit_step(self.m, done, live, ops)
 
     def _advance(self, done: int, ptr: int) -> int:
         order = self.by_intrinsic
@@ -162,11 +171,12 @@ def exact(m: PeakModel, u: Units, ceil: float = INF, floor: int = 0,
     the search finished inside `time_limit` seconds and `max_states` states.
     `floor`: a peak known to be unavoidable.
 
-    With a finite `ceil` it bisects on the peak: each probe B asks only "is
-    there an order with peak <= B?" (solve with floor B, ceiling B + 1), which
-    a depth-first dive answers fast when yes and the lower bounds answer fast
-    when no; settling c(S) exactly inside a wide window costs far more.  The
-    memo holds true bounds on c(S), so every probe reuses the previous ones."""
+    With a finite `ceil` it probes downwards: each probe B = best known - 1
+    asks only "is there an order with peak <= B?" (solve with floor B and
+    ceiling B + 1).  A depth-first dive answers yes fast, and the last probe,
+    the one that answers no, is the proof; settling c(S) exactly inside a wide
+    window, or bisecting on B, revisits far more states.  The memo holds true
+    bounds on c(S), so each probe reuses what the previous ones learnt."""
     if m.n == 0:
         return Result((), 0, True, 0, 0)
     if floor >= ceil:
@@ -178,7 +188,7 @@ def exact(m: PeakModel, u: Units, ceil: float = INF, floor: int = 0,
     proven = True
     try:
         while low < high:
-            probe = (low + high - 1) // 2 if high < INF else INF
+            probe = high - 1 if high < INF else INF
             entry = s.solve(0, m.start_live, m.started0, u.initial_ready,
                             floor if probe == INF else probe, probe + 1, 0)
             if entry[1] <= probe or probe == INF:

@@ -148,16 +148,10 @@ def write_order_tflite(src: str | Path, dst: str | Path, order: Sequence[int]) -
     packer ignores the schema's force_align)."""
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as tfl
 
+    from ..frontends.tflite import read_model
+
     src, dst = _distinct(src, dst)
-    buf = src.read_bytes()
-    if len(buf) < 8 or buf[4:8] != b"TFL3":
-        raise BadInput(f"{src}: not a TFLite flatbuffer (no TFL3 identifier)")
-    try:
-        model = tfl.ModelT.InitFromPackedBuf(bytearray(buf), 0)
-    except Exception as e:  # a corrupt flatbuffer raises anything
-        raise BadInput(f"{src}: unreadable TFLite flatbuffer ({e})") from None
-    if not model.subgraphs:
-        raise BadInput(f"{src}: the model has no subgraph")
+    model = read_model(src)  # the object tree, after the guarded walk (>= 1 subgraph)
     sg = model.subgraphs[0]
     ops = list(sg.operators or [])
     _check_permutation(order, len(ops))
