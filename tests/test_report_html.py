@@ -21,6 +21,7 @@ from infermem.planning import build_problem, plan_model
 from infermem.profile import profile
 from infermem.report.gather import gather
 from infermem.report.html import render
+from infermem.schedule import best_order
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VOID = {"meta", "img", "br", "hr", "input", "link", "col", "wbr", "source"}
@@ -103,15 +104,20 @@ def test_tflite_page_carries_the_library_figures(ds_cnn):
 
 
 def test_report_data_matches_the_library():
-    model = FIXTURES / "ds_cnn_int8.tflite"
+    model = FIXTURES / "inception_block_int8.tflite"  # a branching graph: reordering helps
     d = gather(model, time_limit=2.0, tflm=False, devices=["STM32F401RE", "pico"])
     g = load(model)
     assert d.profile.peak_bytes == profile(g).peak_bytes
     assert d.runtime.plan.arena_bytes == plan(build_problem(g, g.file_order), "tflm").arena_bytes
     assert d.infermem_bytes <= d.best.plan.arena_bytes <= d.runtime_bytes
     assert [f.device.name for f in d.fit.devices] == ["STM32F401RE", "Raspberry Pi Pico"]
+    sched = best_order(g, time_limit=2.0)
+    assert d.reorder_profile is not None
+    assert d.reorder_profile.peak_bytes == sched.peak_bytes < d.profile.peak_bytes
     page = render(d)
+    parse(page)
     assert f"{d.saving:.1%}" in page
+    assert "Memory-optimal operator order" in page and f"{sched.peak_bytes:,} B" in page
     assert "Raspberry Pi Pico" in page and "ESP32-DevKitC" not in page
 
 

@@ -47,6 +47,7 @@ overflow-wrap:anywhere;line-height:1.25}
 grid-column:span var(--span,1)}
 .card.hero .label,.card.hero .exact{color:rgba(255,255,255,.85)}
 .card.hero .src{background:rgba(255,255,255,.18);color:#fff}
+.card.flat{grid-column:span var(--span,1)}
 .card.model .value{font-size:19px}
 section{background:#fff;border:1px solid var(--line);border-radius:12px;padding:22px 26px 24px;
 margin-top:22px}
@@ -135,11 +136,14 @@ def cards(d: ReportData) -> str:
     ]
     against = "TFLM's measured head" if d.tflm is not None else "TFLM's planner"
     saved = d.runtime_bytes - d.infermem_bytes
-    out.append(_card("saving vs the runtime", esc(pct(d.saving)),
-                     f"{num(saved)} B less than {against}",
+    what = (f"{num(saved)} B less than {against}" if saved > 0 else
+            f"the runtime's arena is already as small ({against})" if saved == 0 else
+            f"{num(-saved)} B more than {against}")
+    out.append(_card("saving vs the runtime", esc(pct(d.saving)), what,
                      src("measured" if d.tflm is not None else "computed",
                          "infermem's plan vs " + ("TFLM, measured" if d.tflm is not None
-                                                  else "TFLM's planner")), "hero",
+                                                  else "TFLM's planner")),
+                     "hero" if saved > 0 else "flat",
                      CARD_COLUMNS - len(out) % CARD_COLUMNS))
     return f'<div class="cards">{"".join(out)}</div>'
 

@@ -65,6 +65,9 @@ def _png(fig) -> bytes:
 
 
 def _tidy(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.grid(axis="y", color=GRID, linewidth=0.8)
