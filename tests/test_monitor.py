@@ -151,7 +151,7 @@ def test_16k_per_inference_leak_is_flagged_within_200_runs():
 
 
 def test_clean_onnxruntime_loop_is_not_flagged():
-    # the in-process monitor keeps its events (~0.3 KiB per iteration): still clean
+    # the in-process monitor keeps its events (~0.4 KiB per iteration): still clean
     verdict = _loop(200, 0).leak()
     assert verdict.assessed and not verdict.detected, verdict.reason
     assert verdict.detectable_slope_bytes_per_run >= verdict.min_effect_bytes_per_run
