@@ -123,6 +123,73 @@ def test_corrupt_model_is_bad_input(tmp_path):
     assert main(["tflm", "measure", str(bad)]) == 2
 
 
+def _overlapping_vectors() -> bytes:
+    """A small file whose 3000 operators all share one 100k-entry inputs and
+    outputs vector: an unbudgeted reader converts 6e8 indices (minutes)."""
+    import flatbuffers
+
+    fb, b = schema(), flatbuffers.Builder(0)
+    vec = b.CreateNumpyVector(np.zeros(100_000, dtype=np.int32))
+    shape = b.CreateNumpyVector(np.ones(1, dtype=np.int32))
+    fb.TensorStart(b)
+    fb.TensorAddShape(b, shape)
+    tensor = fb.TensorEnd(b)
+    ops = []
+    for _ in range(3000):
+        fb.OperatorStart(b)
+        fb.OperatorAddInputs(b, vec)
+        fb.OperatorAddOutputs(b, vec)
+        ops.append(fb.OperatorEnd(b))
+
+    def vector(items: list[int]) -> int:
+        b.StartVector(4, len(items), 4)
+        for x in reversed(items):
+            b.PrependUOffsetTRelative(x)
+        return b.EndVector()
+
+    tensors, operators = vector([tensor]), vector(ops)
+    fb.SubGraphStart(b)
+    fb.SubGraphAddTensors(b, tensors)
+    fb.SubGraphAddOperators(b, operators)
+    subgraphs = vector([fb.SubGraphEnd(b)])
+    fb.OperatorCodeStart(b)
+    fb.OperatorCodeAddBuiltinCode(b, fb.BuiltinOperator.ADD)
+    codes = vector([fb.OperatorCodeEnd(b)])
+    fb.BufferStart(b)
+    buffers = vector([fb.BufferEnd(b)])
+    fb.ModelStart(b)
+    fb.ModelAddVersion(b, 3)
+    fb.ModelAddSubgraphs(b, subgraphs)
+    fb.ModelAddOperatorCodes(b, codes)
+    fb.ModelAddBuffers(b, buffers)
+    b.Finish(fb.ModelEnd(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def _huge_shape() -> bytes:
+    """MobileNet with its input tensor's shape vector claiming 2**30 entries."""
+    data = bytearray(MOBILENET.read_bytes())
+    sg = schema().Model.GetRootAs(data, 0).Subgraphs(0)
+    tab = sg.Tensors(sg.Inputs(0))._tab
+    start = tab.Vector(tab.Offset(4))  # field 0 (shape): its length precedes the data
+    data[start - 4 : start] = (1 << 30).to_bytes(4, "little")
+    return bytes(data)
+
+
+@pytest.mark.parametrize("make", [_overlapping_vectors, _huge_shape])
+def test_hostile_model_is_bad_input_quickly(tmp_path, make):
+    """TFLM's view reads the file through the frontend's guarded walk: lengths
+    checked against the file, work bounded by its size."""
+    bad = tmp_path / "hostile.tflite"
+    bad.write_bytes(make())
+    for call in (tflm_problem, measure):
+        t0 = time.monotonic()
+        with pytest.raises(BadInput, match="hostile.tflite"):
+            call(bad)
+        assert time.monotonic() - t0 < 2.0
+    assert main(["tflm", "measure", str(bad), "--no-bisect"]) == 2
+
+
 def test_a_model_that_crashes_tflm_is_reported_not_hung(tmp_path):
     """A plan that puts the largest tensor 64 bytes before the arena makes TFLM
     write outside its buffer: the child dies, we report it, promptly."""

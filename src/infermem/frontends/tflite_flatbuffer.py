@@ -67,8 +67,18 @@ class FbOpcode:
 
 
 @dataclass(frozen=True)
+class FbSubgraph:
+    tensors: tuple[FbTensor, ...]
+    operators: tuple[FbOperator, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class FbModel:
-    """Subgraph 0 of a model, plus what of the rest infermem reports."""
+    """Subgraph 0 of a model (the frontend's graph), plus what of the rest
+    infermem reports; `subgraphs` holds every subgraph for TFLM's view, which
+    plans the tensors of all of them."""
 
     version: int
     description: str
@@ -80,6 +90,8 @@ class FbModel:
     outputs: tuple[int, ...]
     buffers: tuple[np.ndarray | None, ...]  # uint8 views over the file; None = empty
     metadata: tuple[tuple[str, int], ...]  # (name, buffer index)
+    subgraphs: tuple[FbSubgraph, ...] = ()  # all of them, subgraph 0 first
+    appended_buffers: tuple[int, ...] = ()  # data after the flatbuffer (offset > 1)
 
 
 class _Budget:
@@ -221,12 +233,12 @@ def _buffer(b: Any, data: bytes) -> np.ndarray | None:
     return None if isinstance(arr, int) or arr.size == 0 else arr
 
 
-def _subgraph(sub: Any, index: int, budget: _Budget) -> tuple:
+def _subgraph(sub: Any, index: int, budget: _Budget) -> FbSubgraph:
     """Tensors, operators, inputs and outputs of one subgraph."""
     what = f"subgraph {index}"
     n_t = budget.table_vector(sub.TensorsLength(), f"{what} tensors")
     n_o = budget.table_vector(sub.OperatorsLength(), f"{what} operators")
-    return (
+    return FbSubgraph(
         tuple(_tensor(sub.Tensors(i), i, budget) for i in range(n_t)),
         tuple(_operator(sub.Operators(i), i, budget) for i in range(n_o)),
         _ints(sub.InputsAsNumpy(), budget, f"{what} inputs"),
@@ -250,11 +262,10 @@ def _walk(data: bytes) -> FbModel:
     n_sub = budget.table_vector(model.SubgraphsLength(), "subgraphs")
     if n_sub == 0:
         raise Corrupt("it has no subgraph")
-    # Every subgraph is walked (so that read_model's full unpack is bounded),
-    # only the first is kept: the one TFLM's planner and this frontend use.
-    tensors, operators, inputs, outputs = _subgraph(model.Subgraphs(0), 0, budget)
-    for s in range(1, n_sub):
-        _subgraph(model.Subgraphs(s), s, budget)
+    # Every subgraph is walked (so that read_model's full unpack is bounded);
+    # the frontend uses subgraph 0, TFLM's view all of them.
+    subgraphs = tuple(_subgraph(model.Subgraphs(s), s, budget) for s in range(n_sub))
+    main = subgraphs[0]
     _check_signatures(model, budget)
     n_c = budget.table_vector(model.OperatorCodesLength(), "operator codes")
     n_b = budget.table_vector(model.BuffersLength(), "buffers")
@@ -262,19 +273,24 @@ def _walk(data: bytes) -> FbModel:
     metadata = tuple(
         (_text(m.Name()), int(m.Buffer())) for m in (model.Metadata(i) for i in range(n_m))
     )
-    wanted = {t.buffer for t in tensors} | {b for _, b in metadata}
-    buffers = tuple(_buffer(model.Buffers(i), data) if i in wanted else None for i in range(n_b))
+    wanted = {t.buffer for sg in subgraphs for t in sg.tensors} | {b for _, b in metadata}
+    tables = [model.Buffers(i) for i in range(n_b)]
+    buffers = tuple(_buffer(b, data) if i in wanted else None for i, b in enumerate(tables))
     return FbModel(
         version=int(model.Version()),
         description=_text(model.Description()),
         opcodes=tuple(_opcode(model.OperatorCodes(i)) for i in range(n_c)),
         n_subgraphs=n_sub,
-        tensors=tensors,
-        operators=operators,
-        inputs=inputs,
-        outputs=outputs,
+        tensors=main.tensors,
+        operators=main.operators,
+        inputs=main.inputs,
+        outputs=main.outputs,
         buffers=buffers,
         metadata=metadata,
+        subgraphs=subgraphs,
+        appended_buffers=tuple(
+            i for i, b in enumerate(tables) if b is not None and int(b.Offset()) > 1
+        ),
     )
 
 

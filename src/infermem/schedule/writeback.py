@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..errors import BadInput, Failure
-from ..graph import Graph
+from ..graph import Graph, check_order
 
 OFFLINE_PLAN = "OfflineMemoryAllocation"
 
@@ -50,7 +50,7 @@ def write_order_onnx(src: str | Path, dst: str | Path, order: Sequence[int],
         from ..frontends import load
 
         graph = load(src)
-    _check_permutation(order, len(graph.operators))
+    check_order(graph, order)
     try:
         model = onnx.load(str(src))
     except Exception as e:  # onnx raises DecodeError, OSError, ...

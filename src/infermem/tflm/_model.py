@@ -4,9 +4,11 @@ TFLM plans every tensor of every subgraph by its index in the file, sizes it
 from the file's own shape (product of dims times the element size of
 `TfLiteTypeSizeOf`), and leaves out of the plan the tensors that have data in
 the file (constants), variable tensors (persistent) and zero-sized ones.  This
-module reads exactly those facts, with the schema that ships with the
-`tflite-micro` package, so that the planning problem built from it is TFLM's
-and not a frontend's interpretation of the graph.
+module derives exactly those facts, so that the planning problem built from
+it is TFLM's and not the frontend's interpretation of the graph.  The bytes
+are read once, by the frontend's guarded walk (`tflite_flatbuffer.parse`):
+every vector length is checked and the work is bounded, so a hostile file is
+a BadInput, never a hang; only the sizing rules here are TFLM's own.
 """
 
 from __future__ import annotations
@@ -16,7 +18,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import BadInput
+from ..frontends.tflite_flatbuffer import (
+    FbModel,
+    FbOpcode,
+    FbOperator,
+    FbSubgraph,
+    FbTensor,
+    parse,
+    schema_fb,
+)
+from ..frontends.tflite_options import OPERATOR_NAMES, TENSOR_TYPE_NAMES
 
 OFFLINE_PLAN_NAME = "OfflineMemoryAllocation"
 
@@ -29,14 +43,9 @@ _TYPE_BYTES = {
 
 
 def schema():
-    """The flatbuffer schema module that ships with tflite-micro (imported lazily)."""
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
-
-    return schema_py_generated
-
-
-def _names(cls: type) -> dict[int, str]:
-    return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
+    """The flatbuffer schema module that ships with tflite-micro (the guarded
+    walk's own), for writers that pack a changed copy of a model."""
+    return schema_fb
 
 
 @dataclass(frozen=True)
@@ -89,125 +98,81 @@ class TflmModel:
 
 
 def read_model(path: str | Path) -> TflmModel:
-    """Parse `path` into TFLM's view; any malformed file is BadInput, never a traceback."""
+    """Parse `path` into TFLM's view; any malformed or hostile file is BadInput,
+    never a traceback or a hang."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as e:
         raise BadInput(f"{path}: cannot read: {e.strerror or e}") from None
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise BadInput(f"{path}: not a TFLite flatbuffer (no TFL3 identifier)")
-    try:
-        return _parse(str(path), data)
-    except BadInput:
-        raise
-    except Exception as e:  # a corrupt flatbuffer fails anywhere in the generated reader
-        raise BadInput(f"{path}: corrupt TFLite flatbuffer ({type(e).__name__}: {e})") from None
+    return _view(str(path), parse(data, str(path)))
 
 
-def _parse(path: str, data: bytes) -> TflmModel:
-    fb = schema()
-    model = fb.Model.GetRootAs(data, 0)
-    types = _names(fb.TensorType)
-    ops = _names(fb.BuiltinOperator)
-    buffers = [model.Buffers(i) for i in range(model.BuffersLength())]
-    for b in buffers:
-        if b is not None and b.Offset() > 1:
-            raise BadInput(f"{path}: buffers stored outside the flatbuffer are not supported")
-    opcodes = []
-    for i in range(model.OperatorCodesLength()):
-        oc = model.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        name = ops.get(code, f"BUILTIN_{code}")
-        opcodes.append(oc.CustomCode().decode() if name == "CUSTOM" and oc.CustomCode() else name)
-    subgraphs = tuple(
-        _subgraph(path, model.Subgraphs(s), buffers, types, opcodes)
-        for s in range(model.SubgraphsLength())
-    )
-    if not subgraphs:
-        raise BadInput(f"{path}: the model has no subgraph")
-    return TflmModel(path, subgraphs, _offline_plan(path, model, buffers))
+def _view(path: str, fb: FbModel) -> TflmModel:
+    if fb.appended_buffers:
+        raise BadInput(f"{path}: buffers stored outside the flatbuffer are not supported")
+    opcodes = tuple(_op_name(c) for c in fb.opcodes)
+    subgraphs = tuple(_subgraph(path, sg, fb.buffers, opcodes) for sg in fb.subgraphs)
+    return TflmModel(path, subgraphs, _offline_plan(path, fb))
 
 
-def _subgraph(path, sg, buffers, types, opcodes) -> TflmSubgraph:
-    tensors = []
-    for i in range(sg.TensorsLength()):
-        t = sg.Tensors(i)
-        shape = tuple(int(d) for d in t.ShapeAsNumpy()) if not t.ShapeIsNone() else ()
-        tname = types.get(t.Type(), f"TYPE_{t.Type()}")
-        b = t.Buffer()
-        if not 0 <= b < len(buffers):
-            raise BadInput(f"{path}: tensor {i} names buffer {b} of {len(buffers)}")
-        constant = buffers[b] is not None and buffers[b].DataLength() > 0
-        count = 1
-        for d in shape:
-            count *= d
-        size = _TYPE_BYTES.get(tname)
-        if size is None or count < 0:
-            nbytes = -1  # refused below if TFLM would have to plan it
-        else:
-            nbytes = count * size
-        tensor = TflmTensor(
-            i,
-            (t.Name() or b"").decode(errors="replace"),
-            shape,
-            tname,
-            nbytes,
-            constant,
-            bool(t.IsVariable()),
-        )
-        if not constant and not tensor.variable and nbytes < 0:
-            raise BadInput(f"{path}: tensor {i} ({tname}, shape {shape}) cannot be sized by TFLM")
-        tensors.append(tensor)
+def _op_name(code: FbOpcode) -> str:
+    """The BuiltinOperator name, or a custom operator's own code."""
+    name = OPERATOR_NAMES.get(code.builtin_code, f"BUILTIN_{code.builtin_code}")
+    return code.custom_code if name == "CUSTOM" and code.custom_code else name
+
+
+def _subgraph(path: str, sg: FbSubgraph, buffers: tuple, opcodes: tuple[str, ...]) -> TflmSubgraph:
+    tensors = tuple(_tensor(path, t, buffers) for t in sg.tensors)
     n = len(tensors)
-    ops = []
-    for k in range(sg.OperatorsLength()):
-        op = sg.Operators(k)
-        if not 0 <= op.OpcodeIndex() < len(opcodes):
-            raise BadInput(f"{path}: operator {k} has an invalid opcode index")
-        ins = tuple(int(x) for x in op.InputsAsNumpy()) if not op.InputsIsNone() else ()
-        outs = tuple(int(x) for x in op.OutputsAsNumpy()) if not op.OutputsIsNone() else ()
-        for x in ins + outs:
-            if not -1 <= x < n:
-                raise BadInput(f"{path}: operator {k} names tensor {x} of {n}")
-        ops.append(TflmOp(k, opcodes[op.OpcodeIndex()], ins, outs, _options(op)))
-    io = []
-    for seq in (
-        sg.InputsAsNumpy() if not sg.InputsIsNone() else (),
-        sg.OutputsAsNumpy() if not sg.OutputsIsNone() else (),
-    ):
-        idx = tuple(int(x) for x in seq)
+    ops = tuple(_op(path, op, n, opcodes) for op in sg.operators)
+    for idx in (sg.inputs, sg.outputs):
         if any(not 0 <= x < n for x in idx):
             raise BadInput(f"{path}: a subgraph input/output names a tensor out of range")
-        io.append(idx)
-    return TflmSubgraph(tuple(tensors), tuple(ops), io[0], io[1])
+    return TflmSubgraph(tensors, ops, sg.inputs, sg.outputs)
 
 
-def _options(op) -> Any:
-    """The builtin options as an object-API value (small; None when absent)."""
-    fb = schema()
-    table = op.BuiltinOptions()
-    if table is None:
+def _tensor(path: str, t: FbTensor, buffers: tuple) -> TflmTensor:
+    """TFLM's size (`TfLiteEvalTensorByteLength`) and planning facts of one tensor."""
+    if not 0 <= t.buffer < len(buffers):
+        raise BadInput(f"{path}: tensor {t.index} names buffer {t.buffer} of {len(buffers)}")
+    tname = TENSOR_TYPE_NAMES.get(t.type, f"TYPE_{t.type}")
+    count = 1
+    for d in t.shape:
+        count *= d
+    size = _TYPE_BYTES.get(tname)
+    nbytes = -1 if size is None or count < 0 else count * size  # -1: refused if planned
+    # The walk keeps a buffer's bytes only when it has some: None means no data.
+    tensor = TflmTensor(
+        t.index, t.name, t.shape, tname, nbytes, buffers[t.buffer] is not None, t.is_variable
+    )
+    if not tensor.constant and not tensor.variable and nbytes < 0:
+        raise BadInput(
+            f"{path}: tensor {t.index} ({tname}, shape {t.shape}) cannot be sized by TFLM"
+        )
+    return tensor
+
+
+def _op(path: str, op: FbOperator, n: int, opcodes: tuple[str, ...]) -> TflmOp:
+    if not 0 <= op.opcode_index < len(opcodes):
+        raise BadInput(f"{path}: operator {op.index} has an invalid opcode index")
+    for x in op.inputs + op.outputs:
+        if not -1 <= x < n:
+            raise BadInput(f"{path}: operator {op.index} names tensor {x} of {n}")
+    return TflmOp(op.index, opcodes[op.opcode_index], op.inputs, op.outputs, op.options)
+
+
+def _offline_plan(path: str, fb: FbModel) -> tuple[int, ...] | None:
+    """The offsets of the first OfflineMemoryAllocation entry, if there is one."""
+    b = next((b for name, b in fb.metadata if name == OFFLINE_PLAN_NAME), None)
+    if b is None:
         return None
-    try:
-        return fb.BuiltinOptionsCreator(op.BuiltinOptionsType(), table)
-    except Exception:
-        return None
-
-
-def _offline_plan(path, model, buffers) -> tuple[int, ...] | None:
-    import numpy as np
-
-    for i in range(model.MetadataLength()):
-        m = model.Metadata(i)
-        if (m.Name() or b"") != OFFLINE_PLAN_NAME.encode():
-            continue
-        b = m.Buffer()
-        if not 0 <= b < len(buffers) or buffers[b] is None:
-            raise BadInput(f"{path}: {OFFLINE_PLAN_NAME} names a missing buffer")
-        raw = buffers[b].DataAsNumpy()
-        words = np.frombuffer(bytes(raw), dtype="<i4") if len(raw) % 4 == 0 else None
-        if words is None or len(words) < 3 or len(words) != 3 + int(words[2]):
-            raise BadInput(f"{path}: malformed {OFFLINE_PLAN_NAME} metadata")
-        return tuple(int(x) for x in words[3:])
-    return None
+    if not 0 <= b < len(fb.buffers):
+        raise BadInput(f"{path}: {OFFLINE_PLAN_NAME} names a missing buffer")
+    raw = fb.buffers[b]
+    words = None
+    if raw is not None and raw.size % 4 == 0:
+        words = np.frombuffer(raw.tobytes(), dtype="<i4")
+    if words is None or len(words) < 3 or len(words) != 3 + int(words[2]):
+        raise BadInput(f"{path}: malformed {OFFLINE_PLAN_NAME} metadata")
+    return tuple(int(x) for x in words[3:])

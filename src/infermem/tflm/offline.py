@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInput, Failure
+from ..frontends.tflite_flatbuffer import read_model as read_model_tree
 from ._model import OFFLINE_PLAN_NAME, read_model, schema
 
 VERSION = 1
@@ -108,20 +109,17 @@ def write_offline_plan(
         {int(k): int(v) for k, v in offsets_by_tensor_index.items()},
         planned,
     )
-    data = _pack(src.read_bytes(), words)
+    data = _pack(src.read_bytes(), words, str(src))
     _write_atomic(dst, data)
     if read_model(dst).offline_plan != tuple(int(w) for w in words[3:]):
         raise Failure(f"{dst}: the written offline plan does not read back identically")
 
 
-def _pack(raw: bytes, words: np.ndarray) -> bytes:
+def _pack(raw: bytes, words: np.ndarray, source: str = "model") -> bytes:
     import flatbuffers
 
     fb = schema()
-    try:
-        m = fb.ModelT.InitFromObj(fb.Model.GetRootAs(raw, 0))
-    except Exception as e:
-        raise BadInput(f"corrupt TFLite flatbuffer ({type(e).__name__}: {e})") from None
+    m = read_model_tree(raw, source)  # the object tree, after the guarded walk
     m.buffers = list(m.buffers or [])
     m.metadata = list(m.metadata or [])
     payload = words.view(np.uint8)
