@@ -14,8 +14,8 @@ from ._common import add_model_args
 def add_parser(sub) -> None:
     p = sub.add_parser("report", help="write a self-contained HTML memory report for a model")
     add_model_args(p)
-    p.add_argument("-o", "--output", type=Path, metavar="OUT.html",
-                   help="the page to write (default: MODEL's name + _report.html, here)")
+    p.add_argument("-o", "--output", type=Path, metavar="OUT.html", required=True,
+                   help="the page to write (never the model file)")
     p.add_argument("--strategy", default="best", help="infermem's planner strategy (default: best)")
     p.add_argument("--time-limit", type=float, default=5.0, metavar="S",
                    help="time limit per plan / order search, seconds (default 5)")
@@ -32,8 +32,8 @@ def run(args) -> int:
     from ..report.html import render
 
     model = Path(args.model)
-    out = args.output or Path(f"{model.stem}_report.html")
-    if out.exists() and model.exists() and out.resolve() == model.resolve():
+    out = args.output
+    if out.exists() and model.exists() and out.samefile(model):
         raise BadInput(f"refusing to overwrite the model file {model} with the report")
     if out.exists() and out.is_dir():
         raise BadInput(f"{out} is a directory; give a file name for the report")

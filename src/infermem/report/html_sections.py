@@ -99,7 +99,7 @@ def dmo_section(d: ReportData) -> str:
         used = x.get("used", 0)
         how = x["method"] if x["max_overlap"] else (x["note"] or "–")
         dist = "–" if x["min_distance"] is None else num(x["min_distance"])
-        rows.append([str(x["op"]), esc(x["type"]), name(x["output"], 28), name(x["input"], 28),
+        rows.append([str(x["op"]), esc(x["type"]), name(x["output"], 24), name(x["input"], 24),
                      num(x["output_bytes"]), num(x["input_bytes"]), dist,
                      num(x["max_overlap"]), num(used), esc(how)])
         classes.append("used" if used else "")
