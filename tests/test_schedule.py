@@ -312,6 +312,37 @@ def test_sixty_branch_points_proven_within_ten_seconds(tmp_path):
     assert s.peak_bytes < s.file_order_peak_bytes
 
 
+def random_topological_order(g: Graph, rng: random.Random) -> tuple[int, ...]:
+    indeg = [len(g.predecessors(i)) for i in range(len(g.operators))]
+    ready = [i for i, d in enumerate(indeg) if not d]
+    out = []
+    while ready:
+        out.append(i := ready.pop(rng.randrange(len(ready))))
+        for s in g.successors(i):
+            indeg[s] -= 1
+            if not indeg[s]:
+                ready.append(s)
+    return tuple(out)
+
+
+def test_onnx_writeback_any_order_with_folded_constants(tmp_path):
+    """Light Inception v1 has 237 nodes, 94 of them constants the frontend
+    folds away: the writer must place them before their readers itself."""
+    src = LIGHT / "light_inception_v1.onnx"
+    g = load(src)
+    order = random_topological_order(g, random.Random(3))
+    assert order != g.file_order
+    dst = tmp_path / "shuffled.onnx"
+    write_order_onnx(src, dst, order)
+    g2 = load(dst)
+    assert [op.outputs for op in g2.operators] == [g.operators[i].outputs for i in order]
+    assert len(onnx.load(str(dst)).graph.node) == len(onnx.load(str(src)).graph.node)
+    x = np.random.default_rng(0).normal(size=(1, 3, 224, 224)).astype(np.float32)
+    feeds = {g.inputs[0]: x}
+    for a, b in zip(ort_run(src, feeds), ort_run(dst, feeds), strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
 def test_onnx_writeback_refuses_bad_requests(tmp_path):
     src = nasnet(tmp_path, 1)
     g = load(src)
@@ -319,6 +350,9 @@ def test_onnx_writeback_refuses_bad_requests(tmp_path):
         write_order_onnx(src, src, g.file_order, g)
     with pytest.raises(BadInput):
         write_order_onnx(src, tmp_path / "x.onnx", g.file_order[:-1], g)
+    with pytest.raises(BadInput):  # a reader before its writer
+        write_order_onnx(src, tmp_path / "y.onnx", tuple(reversed(g.file_order)), g)
+    assert not (tmp_path / "y.onnx").exists()
 
 
 def tflm_outputs(path: Path, seed: int = 0) -> list[np.ndarray]:
@@ -352,6 +386,29 @@ def test_tflite_inception_block_reorder_and_writeback(tmp_path, dtype):
     assert live_peak(g2, g2.file_order) == s.peak_bytes
     for a, b in zip(tflm_outputs(src), tflm_outputs(dst), strict=True):
         assert a.tobytes() == b.tobytes()
+
+
+def test_tflite_writeback_drops_a_stale_offline_plan(tmp_path):
+    """An OfflineMemoryAllocation planned for the old order could overlap
+    tensors the new order keeps live together; TFLM would trust it blindly."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as tfl
+
+    from infermem.tflm import write_offline_plan
+
+    src = FIXTURES / "inception_block_int8.tflite"
+    planned = tmp_path / "planned.tflite"
+    write_offline_plan(src, planned, {})
+
+    def names(path: Path) -> list[bytes]:
+        m = tfl.ModelT.InitFromPackedBuf(bytearray(path.read_bytes()), 0)
+        return [md.name for md in m.metadata or []]
+
+    assert b"OfflineMemoryAllocation" in names(planned)
+    dst = tmp_path / "reordered.tflite"
+    write_order_tflite(planned, dst, best_order(load(planned)).order)
+    assert b"OfflineMemoryAllocation" not in names(dst)
+    assert len(names(dst)) == len(names(planned)) - 1
+    assert tflm_outputs(dst)[0].tobytes() == tflm_outputs(src)[0].tobytes()
 
 
 def test_tflite_writeback_refuses_bad_orders(tmp_path):

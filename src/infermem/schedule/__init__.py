@@ -84,7 +84,7 @@ def best_order(
     alignment: int = 16,
     time_limit: float = 10.0,
     beam_width: int = 32,
-    max_states: int = 3_000_000,
+    max_states: int = 1_000_000,
 ) -> Schedule:
     """The operator order with the lowest live-set peak, proven optimal when
     the exact search finishes within `time_limit` seconds (the beam search's

@@ -166,7 +166,7 @@ class _Search:
 
 
 def exact(m: PeakModel, u: Units, ceil: float = INF, floor: int = 0,
-          time_limit: float = 10.0, max_states: int = 3_000_000) -> Result:
+          time_limit: float = 10.0, max_states: int = 1_000_000) -> Result:
     """The order of lowest peak if it is below `ceil` (else None), proven when
     the search finished inside `time_limit` seconds and `max_states` states.
     `floor`: a peak known to be unavoidable.
