@@ -62,7 +62,8 @@ def cases(stress: bool) -> list[Case]:
     for c in NASNET_CELLS:
         out.append(Case(f"nasnet_a_{c}cells", lambda t, c=c: _save(nasnet_onnx(c, 8, 16), t, c)))
     if stress:
-        out += [Case(f"random_cells_6_s{s}", lambda _t, s=s: random_cells(6, s)) for s in range(6)]
+        out += [Case(f"random_cells_10_s{s}", lambda _t, s=s: random_cells(10, s))
+                for s in range(8)]
     return out
 
 
