@@ -115,7 +115,7 @@ def build(graph: Graph, alignment: int = 16) -> PeakModel:
 
 def _closure(n: int, preds: tuple[int, ...], succs) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Ancestors and descendants of every operator, as operator bitmasks."""
-    topo = _topological(n, preds, succs)
+    topo = topological(n, preds, succs)
     anc, desc = [0] * n, [0] * n
     for i in topo:
         for p in bits(preds[i]):
@@ -152,7 +152,7 @@ def mask_bytes(sizes: tuple[int, ...], mask: int) -> int:
     return total
 
 
-def _topological(n: int, preds: tuple[int, ...], succs) -> list[int]:
+def topological(n: int, preds: tuple[int, ...], succs) -> list[int]:
     indeg = [preds[i].bit_count() for i in range(n)]
     todo = [i for i in range(n) if not indeg[i]]
     out = []
@@ -191,20 +191,6 @@ def order_peak(m: PeakModel, order: Sequence[int]) -> int:
         peak = max(peak, p)
         done |= 1 << op
     return peak
-
-
-def ready_after(m: PeakModel, ready: int, done: int, op: int) -> int:
-    """The ready set once `op` (ready at `done`) has run."""
-    after = done | (1 << op)
-    ready &= ~(1 << op)
-    for s in m.succs[op]:
-        if not m.preds[s] & ~after:
-            ready |= 1 << s
-    return ready
-
-
-def initial_ready(m: PeakModel) -> int:
-    return sum(1 << i for i in range(m.n) if not m.preds[i])
 
 
 def bits(mask: int):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import PeakModel, Touch, _topological, step
+from .model import PeakModel, Touch, step, topological
 
 
 def units(m: PeakModel) -> tuple[tuple[int, ...], ...]:
@@ -109,7 +109,7 @@ def _fin(m: PeakModel, x: int, born: bool) -> int:
 
 def _order(m: PeakModel) -> list[int]:
     """Units listed in a topological order of their first operators."""
-    return _topological(m.n, m.preds, m.succs)
+    return topological(m.n, m.preds, m.succs)
 
 
 @dataclass(frozen=True)
