@@ -56,6 +56,11 @@ def write_order_onnx(src: str | Path, dst: str | Path, order: Sequence[int],
     except Exception as e:  # onnx raises DecodeError, OSError, ...
         raise BadInput(f"{src}: not a readable ONNX model ({e})") from None
     nodes = list(model.graph.node)
+    written = {o for n in nodes for o in n.output if o}
+    for op in graph.operators:
+        if not any(t in written for t in op.outputs):
+            raise Failure(f"operator {op.index} ({op.type}) writes no tensor of {src}: "
+                          "cannot tell which node it is")
     rank = {t: r for r, i in enumerate(order) for t in graph.operators[i].outputs if t}
     key = _node_keys(nodes, rank)
     new = _priority_toposort(nodes, key)
