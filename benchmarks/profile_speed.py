@@ -71,11 +71,11 @@ def main() -> None:
             path = Path(tmp) / f"deep{layers}.onnx"
             onnx.save(deep_model(layers), path)
             cli = [sys.executable, "-m", "infermem.cli", "profile", str(path)]
-            t_cli = timed(lambda: subprocess.run(cli, check=True, capture_output=True), 3)
-            t_json = timed(lambda: subprocess.run([*cli, "--json"], check=True,
+            t_cli = timed(lambda c=cli: subprocess.run(c, check=True, capture_output=True), 3)
+            t_json = timed(lambda c=cli: subprocess.run([*c, "--json"], check=True,
                                                   capture_output=True), 3)
             t_cpu = child_cpu(cli)
-            t_lib = timed(lambda: profile(load(path)))
+            t_lib = timed(lambda p=path: profile(load(p)))
             n_ops = len(load(path).operators)
             print(f"{layers:>7} {n_ops:>10} {t_cli:>19.2f}s {t_json:>10.2f}s {t_cpu:>7.2f}s "
                   f"{t_lib:>12.3f}s")

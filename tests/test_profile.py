@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import numpy_helper, shape_inference
+from onnx import shape_inference
 
 from infermem.cli import main
 from infermem.frontends import load
@@ -83,7 +83,8 @@ def onnx_peak_first_principles(path: Path) -> int:
     for vi in [*g.value_info, *g.input, *g.output]:
         tt = vi.type.tensor_type
         dims = [d.dim_value for d in tt.shape.dim]
-        elem[vi.name] = math.prod(dims) * onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type).itemsize
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type).itemsize
+        elem[vi.name] = math.prod(dims) * itemsize
     sizes = {
         t: aligned(elem[t])
         for _, outs in steps for t in outs if t not in view_of

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
@@ -21,7 +21,7 @@ import numpy as np
 from .errors import BadInput
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     INPUT = "input"
     OUTPUT = "output"
     WEIGHT = "weight"
@@ -43,7 +43,9 @@ def tensor_bytes(shape: Sequence[int], dtype: str, name: str = "?") -> int:
     """Exact byte size of a dense tensor, refusing absurd or negative dimensions."""
     for d in shape:
         if not isinstance(d, (int, np.integer)) or d < 0:
-            raise BadInput(f"tensor {name!r} has an invalid dimension {d!r} in shape {tuple(shape)}")
+            raise BadInput(
+                f"tensor {name!r} has an invalid dimension {d!r} in shape {tuple(shape)}"
+            )
     n = math.prod(int(d) for d in shape) * dtype_size(dtype)
     if n > MAX_TENSOR_BYTES:
         raise BadInput(

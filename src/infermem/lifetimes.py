@@ -23,7 +23,9 @@ class Lifetime:
     last: int
 
 
-def lifetimes(graph: Graph, order: Sequence[int] | None = None, alignment: int = 16) -> list[Lifetime]:
+def lifetimes(
+    graph: Graph, order: Sequence[int] | None = None, alignment: int = 16
+) -> list[Lifetime]:
     """Lifetimes of every arena tensor (not weights, not aliases) for `order`."""
     order = graph.file_order if order is None else tuple(order)
     check_order(graph, order)
