@@ -10,15 +10,13 @@ This cannot prove safety (a clobbered byte may happen to hold the same value,
 or not change the result), so it is an *upper* bound on the safe overlap: a
 proven bound (analytic, traced) must never exceed it, and the gap between
 them shows where a proof is loose.  Probes run in one long-lived TFLM child
-process (`_probe_child`), restarted if a plan crashes it.
+process (`tflm._child`), restarted if a plan crashes it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -31,6 +29,7 @@ from ..errors import Failure
 from ..graph import align_up
 from ..planners import Overlap, Problem, plan
 from ..tflm import write_offline_plan
+from ..tflm._child import command
 from ..tflm._model import read_model
 from ..tflm.inputs import random_inputs
 from ..tflm.measure import default_arena
@@ -71,37 +70,43 @@ class Worker:
         self.proc: subprocess.Popen | None = None
 
     def _start(self) -> subprocess.Popen:
-        src = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
+        cmd, env = command()
         return subprocess.Popen(
-            [sys.executable, "-m", "infermem.overlap._probe_child"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True, env=env,
         )  # fmt: skip
 
-    def _answer(self, proc: subprocess.Popen) -> str | None:
-        box: list[str] = []
-        t = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)
+    def _answer(self, proc: subprocess.Popen) -> dict | None:
+        """The child's RESULT, or None if it died or did not answer in time."""
+        box: list[dict] = []
+
+        def read() -> None:
+            for line in proc.stdout:
+                if line.startswith("RESULT "):
+                    box.append(json.loads(line[7:]))
+                    return
+
+        t = threading.Thread(target=read, daemon=True)
         t.start()
         t.join(self.timeout)
-        return box[0].strip() if box and box[0] else None
+        return box[0] if box else None
 
-    def run(self, model: Path, sets_npz: Path, n_outputs: int, arena: int, tmp: Path):
+    def run(self, model: Path, sets_npz: Path, arena: int, tmp: Path):
         """(outputs as bytes by name, head bytes), or None if TFLM failed or crashed."""
         if self.proc is None or self.proc.poll() is not None:
             self.proc = self._start()
         out = tmp / "out.npz"
-        req = {"model": str(model), "arena": arena, "inputs": str(sets_npz),
-               "outputs": str(out), "n_outputs": n_outputs}  # fmt: skip
+        req = {"mode": "run", "model": str(model), "arena": arena, "inputs": str(sets_npz),
+               "outputs": str(out)}  # fmt: skip
         self.proc.stdin.write(json.dumps(req) + "\n")
         self.proc.stdin.flush()
         answer = self._answer(self.proc)
-        if answer is None or not answer.startswith("OK"):
+        if answer is None or not answer.get("ok"):
             if answer is None:
                 self.close()
             return None
         with np.load(out) as z:
-            return {k: z[k].tobytes() for k in z.files}, int(answer.split()[1])
+            return {k: z[k].tobytes() for k in z.files}, answer.get("head", -1)
 
     def close(self) -> None:
         if self.proc is not None:
@@ -117,7 +122,6 @@ class Prober:
         self.src = Path(src)
         self.tp = build(self.src)
         model = read_model(self.src)
-        self.n_outputs = len(model.main.outputs)
         self.arena = default_arena(model)
         self._tmp = tempfile.TemporaryDirectory(prefix="infermem-dmo-")
         self.dir = Path(self._tmp.name)
@@ -127,7 +131,7 @@ class Prober:
             self.sets, **{f"s{s}_i{j}": x for s, xs in enumerate(sets) for j, x in enumerate(xs)}
         )
         self.worker = Worker(timeout)
-        self.reference = self.worker.run(self.src, self.sets, self.n_outputs, self.arena, self.dir)
+        self.reference = self.worker.run(self.src, self.sets, self.arena, self.dir)
         if self.reference is None:
             raise Failure(f"{self.src}: TFLM cannot run the original model")
 
@@ -139,14 +143,14 @@ class Prober:
     def compare(self, path: str | Path) -> tuple[bool, int | None]:
         """(outputs bit-identical to the original's, measured head) for another
         version of the same model, e.g. one with an offline plan."""
-        got = self.worker.run(Path(path), self.sets, self.n_outputs, self.arena, self.dir)
+        got = self.worker.run(Path(path), self.sets, self.arena, self.dir)
         return (got is not None and got[0] == self.reference[0]), (got[1] if got else None)
 
     def identical(self, out: str, inp: str, distance: int) -> bool:
         path = self.dir / "probe.tflite"
         offsets = pinned_layout(self.tp, out, inp, distance)
         write_offline_plan(self.src, path, offsets, alignment=1)
-        got = self.worker.run(path, self.sets, self.n_outputs, self.arena, self.dir)
+        got = self.worker.run(path, self.sets, self.arena, self.dir)
         return got is not None and got[0] == self.reference[0]
 
     def close(self) -> None:

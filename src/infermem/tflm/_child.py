@@ -2,15 +2,20 @@
 
 TFLM reports to stderr from C code and a malformed model or a bad plan can
 abort the process, so the interpreter never runs in infermem's own process.
-The parent sends one JSON request on stdin; the child answers with one JSON
-line on stdout (after any progress lines) and leaves TFLM's own stderr alone
-for the parent to read.
+The child serves a stream of requests, one JSON object per stdin line, and
+answers each with one line "RESULT <json>" on stdout (after any progress
+lines); it exits at the end of stdin.  A one-shot caller (`measure`) sends
+one request and closes stdin; a long-lived caller (the overlap `Prober`)
+keeps the child for many requests and restarts it after a crash.  TFLM's own
+stderr is left to the parent; the allocation report is captured from fd 2
+and passed through to it.
 
 Requests:
   {"mode": "run", "model": P, "arena": N, "inputs": NPZ, "outputs": NPZ}
       set each input set of NPZ (arrays named s{k}_i{j}), invoke, write the
-      outputs (s{k}_o{j}) to NPZ; print_allocations() after the first run.
-  {"mode": "bisect", "model": P, "lo": L, "hi": H, "step": S}
+      outputs (s{k}_o{j}) to NPZ; print_allocations() after the first run,
+      answered as {"ok", "head", "tail", "total"}.
+  {"mode": "bisect", "model": P, "lo": L, "hi": H, "step": S, "first": [...]}
       probe arena sizes between L (fails) and H (works); before each probe
       print "try N", after it "ok N" or "fail N".
 """
@@ -18,7 +23,24 @@ Requests:
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
+from pathlib import Path
+
+ALLOC = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
+
+
+def command() -> tuple[list[str], dict[str, str]]:
+    """Command line and environment that start this child (infermem importable)."""
+    src = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
+    return [sys.executable, "-m", "infermem.tflm._child"], env
+
+
+def parse_allocations(text: str) -> dict[str, int]:
+    """{"head", "tail", "total"} bytes from TFLM's "Arena allocation ... N bytes" lines."""
+    return {k: int(v) for k, v in ALLOC.findall(text)}
 
 
 def _interpreter(path: str, arena: int):
@@ -27,31 +49,43 @@ def _interpreter(path: str, arena: int):
     return runtime.Interpreter.from_file(path, arena_size=int(arena))
 
 
-def _zeros(model_path: str):
+def _allocations(interp) -> str:
+    """What `print_allocations()` writes to fd 2 from C code, captured (and
+    passed on to our own stderr, which the parent may be reading)."""
+    import tempfile
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as f:
+        saved = os.dup(2)
+        os.dup2(f.fileno(), 2)
+        try:
+            interp.print_allocations()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        f.seek(0)
+        data = f.read()
+    os.write(2, data)
+    return data.decode(errors="replace")
+
+
+def run_sets(interp, sets) -> tuple[dict, dict[str, int]]:
+    """Invoke `interp` on each input set (s{k}_i{j} in the mapping `sets`):
+    the outputs by name s{k}_o{j}, and the allocations reported after the first run."""
     import numpy as np
 
-    from ._model import read_model
-    from .inputs import input_specs
-
-    return [np.zeros(s, d) for s, d in input_specs(read_model(model_path))]
-
-
-def run(req: dict) -> dict:
-    import numpy as np
-
-    interp = _interpreter(req["model"], req["arena"])
-    sets = np.load(req["inputs"])
-    n_sets = 1 + max((int(k.split("_")[0][1:]) for k in sets.files), default=-1)
-    outputs = {}
-    for s in range(n_sets):
+    names = set(sets.keys())
+    outputs, found = {}, {}
+    s = 0
+    while f"s{s}_i0" in names:
         j = 0
-        while f"s{s}_i{j}" in sets.files:
+        while f"s{s}_i{j}" in names:
             interp.set_input(sets[f"s{s}_i{j}"], j)
             j += 1
         interp.invoke()
         if s == 0:
-            sys.stdout.flush()
-            interp.print_allocations()
+            found = parse_allocations(_allocations(interp))
         k = 0
         while True:
             try:
@@ -60,13 +94,28 @@ def run(req: dict) -> dict:
                 break
             outputs[f"s{s}_o{k}"] = np.asarray(out)
             k += 1
+        s += 1
+    return outputs, found
+
+
+def run(req: dict) -> dict:
+    import numpy as np
+
+    interp = _interpreter(req["model"], req["arena"])
+    with np.load(req["inputs"]) as sets:
+        outputs, found = run_sets(interp, sets)
     np.savez(req["outputs"], **outputs)
-    return {"ok": True, "sets": n_sets}
+    return {"ok": True, **found}
 
 
 def bisect(req: dict) -> dict:
     """Smallest multiple of `step` in (lo, hi] with which the model loads and runs."""
-    inputs = _zeros(req["model"])
+    import numpy as np
+
+    from ._model import read_model
+    from .inputs import input_specs
+
+    inputs = [np.zeros(s, d) for s, d in input_specs(read_model(req["model"]))]
     lo, hi, step = int(req["lo"]), int(req["hi"]), int(req["step"])
     probes = list(req.get("first", []))
     while hi - lo > step:
@@ -88,13 +137,16 @@ def bisect(req: dict) -> dict:
 
 
 def main() -> int:
-    req = json.loads(sys.stdin.read())
-    try:
-        result = {"run": run, "bisect": bisect}[req["mode"]](req)
-    except Exception as e:
-        result = {"ok": False, "error": f"{type(e).__name__}: {e}"}
-    sys.stdout.flush()
-    print("RESULT " + json.dumps(result), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            req = json.loads(line)
+            result = {"run": run, "bisect": bisect}[req["mode"]](req)
+        except Exception as e:  # report, keep serving
+            result = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        sys.stdout.flush()
+        print("RESULT " + json.dumps(result), flush=True)
     return 0
 
 

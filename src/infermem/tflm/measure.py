@@ -3,7 +3,7 @@
 The `tflite-micro` Python interpreter runs TFLM's C++ allocator and planner;
 its `print_allocations()` writes "Arena allocation total/head/tail N bytes"
 to stderr from C code.  Every interpreter runs in a child process (see
-`_child`): the report is read from the child's stderr pipe, a crash or a hang
+`_child`): the report comes back from the child, a crash or a hang
 becomes a Failure that quotes what TFLM printed, and infermem's own process
 never loads a model it has not checked.
 
@@ -15,11 +15,9 @@ the model loads and runs, found by bisection in a child process.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +33,6 @@ from .problem import build
 
 STEP = 16
 MAX_ARENA = 1 << 30
-_ALLOC = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
 _MISSING = re.compile(r"missing:? (\d+)")
 
 
@@ -76,13 +73,14 @@ def _tail(text: str, n: int = 1500) -> str:
 
 
 def _spawn(req: dict, timeout: float) -> _Child:
-    src = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "infermem.tflm._child"]
+    """Run one request in a fresh child (stdin closed after it)."""
+    from ._child import command  # not at import: the child itself imports this package
+
+    cmd, env = command()
     try:
         p = subprocess.run(
             cmd,
-            input=json.dumps(req),
+            input=json.dumps(req) + "\n",
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -166,8 +164,8 @@ def run(
                 tuple(z[f"s{s}_o{k}"] for k in range(_count(z.files, s)))
                 for s in range(len(input_sets))
             )
-    found = {k: int(v) for k, v in _ALLOC.findall(child.stderr)}
-    if set(found) != {"total", "head", "tail"}:
+    found = child.result
+    if not {"total", "head", "tail"} <= set(found):
         raise Failure(
             f"{path}: TFLM did not print its allocation report; it printed:\n" + _tail(child.stderr)
         )
