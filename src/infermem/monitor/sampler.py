@@ -92,16 +92,6 @@ def _uss_reader(pid: int):
     return read
 
 
-def _lower_priority() -> None:
-    """On a busy machine the sampler should wait, not the program it watches:
-    a late sample costs a little timeline resolution (peaks are exact anyway,
-    see `probe`), a preempted program costs wall time."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # this thread only
-    except (AttributeError, OSError):
-        pass
-
-
 class Sampler:
     """Samples `pid` (default: this process) every `interval_s` in a daemon thread."""
 
@@ -173,7 +163,6 @@ class Sampler:
     def _loop(self) -> None:
         """time.sleep, not Event.wait: a third less CPU per wake-up; stop()
         waits at most 50 ms for the thread to notice."""
-        _lower_priority()
         deadline = time.monotonic()
         while True:
             deadline += self.interval_s
