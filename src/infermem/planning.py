@@ -23,13 +23,12 @@ class PlannedModel:
 
 
 def build_problem(graph: Graph, order: tuple[int, ...], alignment: int = 16) -> Problem:
+    """The problem the target runtime solves: for `.tflite`, TFLM's own (its
+    sizing, lifetimes and kernel scratch buffers); otherwise the graph's."""
     if graph.format == "tflite":
-        try:
-            from .tflm.problem import tflm_problem
-        except ImportError:  # pragma: no cover - the TFLM adapter is part of the package
-            pass
-        else:
-            return tflm_problem(graph, order, alignment)
+        from .tflm.problem import tflm_problem
+
+        return tflm_problem(graph, order, alignment)
     from .lifetimes import problem
 
     return problem(graph, order, alignment)
