@@ -165,27 +165,6 @@ class Graph:
         check_order(self, order)
         return order
 
-    @cached_property
-    def topological_order(self) -> tuple[int, ...]:
-        """A topological order that keeps the file's order wherever it can (Kahn,
-        smallest index first), so a well-formed file gets its own order back."""
-        import heapq
-
-        indeg = {op.index: len(self.predecessors(op.index)) for op in self.operators}
-        ready = [i for i, d in indeg.items() if d == 0]
-        heapq.heapify(ready)
-        order = []
-        while ready:
-            i = heapq.heappop(ready)
-            order.append(i)
-            for s in self.successors(i):
-                indeg[s] -= 1
-                if indeg[s] == 0:
-                    heapq.heappush(ready, s)
-        if len(order) != len(self.operators):
-            raise BadInput("the graph has a cycle: no operator order can run it")
-        return tuple(order)
-
     def arena_tensors(self) -> list[Tensor]:
         return [t for t in self.tensors.values() if t.is_arena]
 

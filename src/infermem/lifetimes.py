@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .graph import Graph, Role, align_up, check_order
+from .graph import Graph, align_up, check_order
 from .planners.problem import Buffer, Problem
 
 
@@ -79,6 +79,3 @@ def problem(graph: Graph, order: Sequence[int] | None = None, alignment: int = 1
         alignment,
     )
 
-
-def is_graph_io(graph: Graph, name: str) -> bool:
-    return graph.tensors[name].role in (Role.INPUT, Role.OUTPUT)

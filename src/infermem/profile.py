@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .graph import Graph, Role, align_up
+from .graph import Graph, align_up
 from .lifetimes import Lifetime, lifetimes, live_bytes
 from .macs import macs
 
@@ -80,9 +80,7 @@ def profile(graph: Graph, order: Sequence[int] | None = None, alignment: int = 1
         order=order,
         operators=rows,
         lifetimes=tuple(lts),
-        weights_bytes=sum(
-            t.nbytes for t in graph.tensors.values() if t.role is Role.WEIGHT
-        ),
+        weights_bytes=graph.weights_bytes,
         naive_bytes=sum(lt.bytes for lt in lts),
         peak_bytes=per_step[peak_step] if peak_step is not None else 0,
         peak_step=peak_step,
