@@ -1,6 +1,6 @@
 """Wall-time overhead of the memory monitor: monitored vs unmonitored, same work.
 
-    python benchmarks/monitor_overhead.py [--repeats 9] [--runs 100] [--interval-ms 5]
+    python benchmarks/monitor_overhead.py [--repeats 15] [--runs 50] [--interval-ms 5]
 
 Three scenarios, monitored and unmonitored runs interleaved (so machine load
 hits both alike), onnxruntime on one intra-op thread in both (its spinning
@@ -14,6 +14,9 @@ sampler, child, runtime), which a busy machine disturbs less.
   phase and one `iteration()` per inference (light SqueezeNet, ~15-30 ms/run);
 - in-process, tiny model: the same with a 0.1 ms model, where the two
   synchronous measurements per iteration (~20-40 us each) are what shows;
+- in-process, Python loop: `for i in range(N): s += i` bare vs inside
+  `Monitor()` (about 1 s with --runs 50), where a sampler thread's GIL
+  take-overs would show;
 - per inference: the median time of one SqueezeNet inference, bare vs
   monitored (sampler running, iteration marks included);
 - child process: a plain script that imports onnxruntime, loads the model and
@@ -123,6 +126,24 @@ def in_process(path: Path, runs: int, repeats: int, interval_ms: float):
     )
 
 
+def _py_loop(n: int) -> None:
+    s = 0
+    for i in range(n):
+        s += i
+
+
+def python_loop(n: int, repeats: int, interval_ms: float):
+    """A pure-Python loop bare vs inside `Monitor()`: what sampling costs a
+    program that holds the GIL (an in-process sampler thread would take it
+    every interval; the helper process never does)."""
+
+    def monitored() -> None:
+        with Monitor(interval_ms=interval_ms):
+            _py_loop(n)
+
+    return _interleaved(lambda: _py_loop(n), monitored, repeats)
+
+
 def per_inference(path: Path, runs: int, repeats: int, interval_ms: float) -> tuple[float, float]:
     """Median time of one inference (with its iteration marks when monitored):
     preemption by other jobs inflates some inferences, not the median."""
@@ -160,15 +181,16 @@ def child(path: Path, runs: int, repeats: int, interval_ms: float):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeats", type=int, default=9)
-    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--interval-ms", type=float, default=5.0)
-    ap.add_argument("--only", choices=("squeezenet", "tiny", "child"), default=None)
+    ap.add_argument("--only", choices=("squeezenet", "tiny", "pyloop", "child"), default=None)
     args = ap.parse_args()
     n, r, iv = args.runs, args.repeats, args.interval_ms
     scenarios = {
         "squeezenet": ("in-process, SqueezeNet", lambda: in_process(SQUEEZENET, n, r, iv)),
         "tiny": ("in-process, DS-CNN (tiny)", lambda: in_process(TINY, n * 20, r, iv)),
+        "pyloop": ("in-process, Python loop", lambda: python_loop(n * 200_000, r, iv)),
         "child": ("child process, SqueezeNet", lambda: child(SQUEEZENET, n, r, iv)),
     }
     rows = [(name, run()) for key, (name, run) in scenarios.items() if args.only in (None, key)]

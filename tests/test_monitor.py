@@ -216,3 +216,24 @@ def test_detectable_slope_grows_with_noise():
     assert quiet.detectable_slope_bytes_per_run == quiet.min_effect_bytes_per_run
     assert noisy.detectable_slope_bytes_per_run > quiet.detectable_slope_bytes_per_run
     assert "would have been detected" in noisy.reason
+
+
+def test_helper_process_samples_without_the_gil():
+    """Without tracemalloc a helper process samples (no GIL taken from the
+    program): it sees a 64 MiB buffer come and go, and is reaped at stop."""
+    from infermem.monitor.procsampler import ProcessSampler
+
+    with Monitor(interval_ms=2) as mon:
+        sampler = mon._sampler
+        assert isinstance(sampler, ProcessSampler)
+        time.sleep(0.1)
+        assert len(sampler._records()) > 0  # the helper is up and writing
+        buf = np.ones(64 * MIB, np.uint8)
+        time.sleep(0.05)
+        del buf
+        time.sleep(0.05)
+    assert sampler._proc is None and sampler._path is None  # reaped, file removed
+    tl = mon.timeline
+    assert len(tl) >= 50 and np.all(np.diff(tl.t_s) > 0)
+    rss = np.asarray(tl.rss_bytes)
+    assert rss.max() - rss[0] >= 60 * MIB and rss[-1] < rss.max() - 60 * MIB

@@ -17,25 +17,50 @@ still report that the runtime is missing.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from types import SimpleNamespace
 
-from ..errors import InfermemError
+from ..errors import BadInput, InfermemError
 from .session import Monitor
 
+_OPTIONS = {  # option -> (attribute, type, default); --input-shape may repeat
+    "--runtime": ("runtime", str, None),
+    "--model": ("model", str, None),
+    "--runs": ("runs", int, 100),
+    "--warmup": ("warmup", int, 0),
+    "--input-shape": ("input_shape", str, []),
+    "--arena-size": ("arena_size", int, None),
+    "--threads": ("threads", int, None),
+}
 
-def _parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m infermem.monitor.child")
-    p.add_argument("--runtime", required=True)
-    p.add_argument("--model", required=True)
-    p.add_argument("--runs", type=int, default=100)
-    p.add_argument("--warmup", type=int, default=0)
-    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=DxD")
-    p.add_argument("--arena-size", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--tracemalloc", action="store_true")
-    return p.parse_args(argv)
+
+def _parse(argv: list[str] | None) -> SimpleNamespace:
+    """The command line `model_argv` writes.  Hand-parsed: argparse (with the
+    locale and terminal modules it pulls in) costs the monitored program tens
+    of milliseconds at start-up that a bare script does not pay."""
+    args = SimpleNamespace(**{a: (d.copy() if isinstance(d, list) else d)
+                              for a, _, d in _OPTIONS.values()}, tracemalloc=False)  # fmt: skip
+    items = list(sys.argv[1:] if argv is None else argv)
+    while items:
+        opt = items.pop(0)
+        if opt == "--tracemalloc":
+            args.tracemalloc = True
+            continue
+        if opt not in _OPTIONS or not items:
+            raise BadInput(f"bad child argument {opt!r} (usage: --runtime R --model PATH ...)")
+        attr, kind, default = _OPTIONS[opt]
+        try:
+            value = kind(items.pop(0))
+        except ValueError:
+            raise BadInput(f"{opt} needs an integer") from None
+        if isinstance(default, list):
+            getattr(args, attr).append(value)
+        else:
+            setattr(args, attr, value)
+    if args.runtime is None or args.model is None:
+        raise BadInput("the child needs --runtime and --model")
+    return args
 
 
 def _shapes(items: list[str]) -> dict[str, tuple[int, ...]]:
@@ -46,7 +71,7 @@ def _shapes(items: list[str]) -> dict[str, tuple[int, ...]]:
     return out
 
 
-def drive(mon: Monitor, args: argparse.Namespace) -> None:
+def drive(mon: Monitor, args: SimpleNamespace) -> None:
     """The phases, in order; each one's memory is what the report separates."""
     from . import runtimes
 
@@ -88,7 +113,11 @@ def _version(runtime: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parse(argv)
+    try:
+        args = _parse(argv)
+    except BadInput as e:  # before any Monitor: no event can carry it
+        print(f"infermem monitor: error: {e}", file=sys.stderr)
+        return e.exit_code
     try:
         with Monitor(None, tracemalloc=args.tracemalloc, keep_events=False) as mon:
             drive(mon, args)

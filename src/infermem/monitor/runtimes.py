@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
 
 from ..errors import BadInput
 
@@ -93,7 +92,7 @@ class Session:
 
     inputs: list[InputSpec]
 
-    def run(self, feeds: list[Any]) -> None:
+    def run(self, feeds: list[object]) -> None:
         raise NotImplementedError
 
 

@@ -11,7 +11,8 @@
     mon.phases            # per-phase peak, growth, duration
     mon.leak()            # slope of post-iteration RSS, with a verdict
 
-A background thread samples RSS; phase and iteration boundaries are measured
+A helper process samples RSS (a thread where it cannot, or with tracemalloc,
+whose Python heap only this interpreter can read); phase and iteration boundaries are measured
 synchronously (see `probe`), so short phases get exact peaks.  When the
 program runs under `infermem monitor -- CMD`, the same events are also written
 to the file the parent names in the environment, and the parent's timeline
@@ -93,12 +94,9 @@ class Monitor:
         self._sink = sink_from_env()
         sampler = None
         if self.interval_ms is not None:
-            from .sampler import Sampler  # numpy: imported before the clock starts
-
-            uss = self.uss_interval_ms / 1e3 if self.uss_interval_ms else None
-            sampler = Sampler(None, self.interval_ms / 1e3, uss, trace_python=self.trace_python)
+            sampler = _make_sampler(self.interval_ms, self.uss_interval_ms, self.trace_python)
         self.t0 = time.monotonic()
-        self._sampler = sampler.start() if sampler else None
+        self._sampler = _start(sampler) if sampler else None
         self._emit(PHASE_START, MONITOR_PHASE)
         return self
 
@@ -183,3 +181,26 @@ class Monitor:
         from .leak import detect_leak
 
         return detect_leak(self.result().iterations.end_rss[skip:], **kwargs)
+
+
+def _make_sampler(interval_ms: float, uss_interval_ms: float | None, trace_python: bool):
+    """The helper-process sampler (no GIL taken from the program) unless tracing
+    Python allocations, which only a thread in this interpreter can read.
+    Imported here so numpy loads before the clock starts."""
+    from .procsampler import ProcessSampler
+    from .sampler import Sampler
+
+    uss = uss_interval_ms / 1e3 if uss_interval_ms else None
+    if trace_python:
+        return Sampler(None, interval_ms / 1e3, uss, trace_python=True)
+    return ProcessSampler(interval_ms / 1e3, uss)
+
+
+def _start(sampler):
+    """Start `sampler`; a helper process that cannot start falls back to a thread."""
+    try:
+        return sampler.start()
+    except OSError:
+        from .sampler import Sampler
+
+        return Sampler(None, sampler.interval_s, sampler.uss_interval_s).start()
