@@ -21,8 +21,7 @@ def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
     return name, shape
 
 
-def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="model file (.onnx or .tflite)")
+def add_input_shape_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--input-shape",
         action="append",
@@ -31,6 +30,11 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         metavar="NAME=DxDxD",
         help="fix a dynamic input's shape (repeatable)",
     )
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="model file (.onnx or .tflite)")
+    add_input_shape_arg(p)
     p.add_argument("--align", type=int, default=16, help="arena alignment in bytes (default 16)")
 
 

@@ -16,7 +16,7 @@ import json
 import sys
 
 from ..errors import BadInput, Failure
-from ._common import parse_input_shape
+from ._common import add_input_shape_arg
 
 MODEL_SUFFIXES = (".onnx", ".tflite")
 
@@ -49,14 +49,7 @@ def add_parser(subparsers) -> None:
         help="runs after the first inference not counted as steady (default 5); "
         "for a command: iterations left out of the leak verdict",
     )
-    m.add_argument(
-        "--input-shape",
-        action="append",
-        type=parse_input_shape,
-        default=[],
-        metavar="NAME=DxDxD",
-        help="fix a dynamic input's shape (repeatable)",
-    )
+    add_input_shape_arg(m)
     m.add_argument("--arena-size", type=int, default=None, help="TFLM arena bytes")
     m.add_argument("--threads", type=int, default=None, help="runtime intra-op threads")
     m.add_argument("--python", default=None, help="Python that runs the model (default: this)")
