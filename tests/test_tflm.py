@@ -441,3 +441,20 @@ def test_reorder_lowers_the_head_of_a_branching_model(tmp_path):
     assert r.head_after < plain.head_after <= r.head_before
     written = [op.outputs for op in read_model(tmp_path / "reordered.tflite").main.ops]
     assert written != [op.outputs for op in read_model(path).main.ops]
+
+
+def test_prober_survives_a_model_that_crashes_tflm(tmp_path):
+    """The DMO prober's long-lived TFLM child dies on a crashing plan: the probe
+    counts as 'not identical' and the next probe runs in a fresh child."""
+    from infermem.overlap.empirical import Prober
+
+    offsets, tp = _tflm_offsets(MOBILENET)
+    big = max(offsets, key=lambda i: tp.model.main.tensors[i].nbytes)
+    offsets[big] = -64
+    words = plan_words([len(s.tensors) for s in tp.model.subgraphs], offsets, set(offsets))
+    crash = tmp_path / "crash.tflite"
+    _write_atomic(crash, _pack(MOBILENET.read_bytes(), words))
+    with Prober(MOBILENET, runs=1) as prober:
+        assert prober.compare(crash) == (False, None)
+        ok, head = prober.compare(MOBILENET)
+        assert ok and head == prober.head
