@@ -73,6 +73,8 @@ def run(args) -> int:
         return 0
     p = pm.plan
     optimal = {True: "proven optimal", False: "not proven optimal", None: ""}[p.optimal]
+    if p.optimal and p.gap > 0:
+        optimal = "proven optimal by the solver (overlaps make the bound weaker)"
     Console().print(
         f"[bold]{graph.name}[/bold]: arena {human_bytes(p.arena_bytes)} ({p.arena_bytes:,} B) "
         f"with strategy {p.strategy}; live-set lower bound {p.lower_bound_bytes:,} B, "

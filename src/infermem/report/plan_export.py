@@ -41,14 +41,18 @@ def plan_to_json(model: str, problem: Problem, plan: Plan, order: Sequence[int])
     }
 
 
+MAX_IDENT = 48  # converter-made tensor names run to hundreds of characters
+
+
 def c_identifier(name: str) -> str:
     ident = re.sub(r"[^0-9A-Za-z_]", "_", name).upper()
     return ident if ident and not ident[0].isdigit() else f"T_{ident}"
 
 
 def plan_to_header(model: str, problem: Problem, plan: Plan) -> str:
-    """A C header: the arena size and one offset per tensor, as #defines and a
-    table indexed like the model's tensors where the model has indices."""
+    """A C header: the arena size and one offset per tensor, as #defines (named
+    by tensor index where the model has indices, else by tensor name; the full
+    name in a comment) and a table indexed like the model's tensors."""
     guard = f"INFERMEM_{c_identifier(model)}_PLAN_H"
     lines = [
         f"/* Arena plan for {model}: strategy {plan.strategy}, written by infermem. */",
@@ -61,11 +65,13 @@ def plan_to_header(model: str, problem: Problem, plan: Plan) -> str:
     ]
     seen: set[str] = set()
     for b in problem.buffers:
-        ident = c_identifier(b.name)
+        ident = f"T{b.index}" if b.index is not None else c_identifier(b.name)[:MAX_IDENT]
         while ident in seen:
             ident += "_"
         seen.add(ident)
-        lines.append(f"#define INFERMEM_OFFSET_{ident} {plan.offsets[b.name]}u /* {b.size} B */")
+        name = b.name.replace("*/", "* /")
+        lines.append(f"#define INFERMEM_OFFSET_{ident} {plan.offsets[b.name]}u "
+                     f"/* {b.size} B: {name} */")
     indexed = [b for b in problem.buffers if b.index is not None]
     if indexed:
         n = 1 + max(b.index for b in indexed)
