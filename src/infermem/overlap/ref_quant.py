@@ -44,14 +44,20 @@ def _div_trunc(a: np.ndarray, d: int) -> np.ndarray:
     return np.where(a >= 0, a // d, -((-a) // d))
 
 
-def srdhm32(a: np.ndarray, b) -> np.ndarray:
-    """gemmlowp SaturatingRoundingDoublingHighMul for int32."""
+def _srdhm(a: np.ndarray, b, bits: int) -> np.ndarray:
+    """gemmlowp SaturatingRoundingDoublingHighMul for `bits`-bit integers: the
+    only overflow, MIN * MIN, saturates to MAX."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     ab = a * b
-    nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
-    out = _div_trunc(ab + nudge, 1 << 31)
-    return np.where((a == b) & (a == I32_MIN), I32_MAX, out)
+    half = 1 << (bits - 2)
+    out = _div_trunc(ab + np.where(ab >= 0, half, 1 - half), 1 << (bits - 1))
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return np.where((a == b) & (a == lo), hi, out)
+
+
+def srdhm32(a: np.ndarray, b) -> np.ndarray:
+    return _srdhm(a, b, 32)
 
 
 def rdbpot(x: np.ndarray, exponent) -> np.ndarray:
@@ -120,12 +126,7 @@ def int_limits(dtype: str) -> tuple[int, int]:
 
 
 def srdhm16(a: np.ndarray, b) -> np.ndarray:
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    ab = a * b
-    nudge = np.where(ab >= 0, 1 << 14, 1 - (1 << 14))
-    out = _div_trunc(ab + nudge, 1 << 15)
-    return np.where((a == b) & (a == I16_MIN), I16_MAX, out)
+    return _srdhm(a, b, 16)
 
 
 def sdhm16(a: np.ndarray, b) -> np.ndarray:
