@@ -27,9 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from infermem.overlap.empirical import Prober
 from infermem.planners import lower_bound
 from infermem.tflm import write_offline_plan
+from infermem.tflm.empirical import Prober
 from infermem.tflm.optimize import plan_offsets
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"

@@ -12,9 +12,9 @@ import pytest
 
 from infermem.frontends.tflite import load_tflite
 from infermem.overlap import prove
-from infermem.overlap.empirical import Prober, search
-from infermem.overlap.tflm import dmo_layout
 from infermem.tflm import write_offline_plan
+from infermem.tflm.dmo import dmo_layout
+from infermem.tflm.empirical import Prober, search
 
 FIX = Path(__file__).parent / "fixtures"
 REAL = sorted(FIX.glob("*.tflite"))

@@ -446,7 +446,7 @@ def test_reorder_lowers_the_head_of_a_branching_model(tmp_path):
 def test_prober_survives_a_model_that_crashes_tflm(tmp_path):
     """The DMO prober's long-lived TFLM child dies on a crashing plan: the probe
     counts as 'not identical' and the next probe runs in a fresh child."""
-    from infermem.overlap.empirical import Prober
+    from infermem.tflm.empirical import Prober
 
     offsets, tp = _tflm_offsets(MOBILENET)
     big = max(offsets, key=lambda i: tp.model.main.tensors[i].nbytes)

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from .devices import Device
 from .errors import Failure
-from .graph import Graph, Role, align_up
-from .planners.problem import Problem
+from .graph import Graph, Role
+from .planners.problem import Problem, align_up
 from .whatif import WhatIf, apply, weights_flash_bytes, with_dtypes
 
 LEVELS = ("runtime", "infermem", "reorder", "dmo", "int8")

@@ -55,10 +55,6 @@ def tensor_bytes(shape: Sequence[int], dtype: str, name: str = "?") -> int:
     return n
 
 
-def align_up(n: int, alignment: int) -> int:
-    return -(-n // alignment) * alignment if alignment > 1 else n
-
-
 @dataclass(frozen=True)
 class Quant:
     """Affine quantization parameters (per-tensor or per-axis)."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .graph import Graph, align_up, check_order
-from .planners.problem import Buffer, Problem
+from .graph import Graph, check_order
+from .planners.problem import Buffer, Problem, align_up
 
 
 @dataclass(frozen=True)

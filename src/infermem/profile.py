@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .graph import Graph, align_up
+from .graph import Graph
 from .lifetimes import Lifetime, lifetimes, live_bytes
 from .macs import macs
+from .planners.problem import align_up
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..graph import align_up
+from ..planners.problem import align_up
 
 NO_READ = np.iinfo(np.int64).max // 4  # "this step reads nothing from the input"
 

@@ -17,9 +17,8 @@ from functools import cached_property
 
 import numpy as np
 
-from ..graph import align_up
 from .bounds import lower_bound
-from .problem import Problem
+from .problem import Problem, align_up
 
 CHUNK_PAIRS = 1 << 21
 

@@ -14,6 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
+def align_up(n: int, alignment: int) -> int:
+    """`n` rounded up to a multiple of `alignment` (1 or less: unchanged).  The
+    planners own this rule; everything that sizes arena buffers uses it."""
+    return -(-n // alignment) * alignment if alignment > 1 else n
+
+
 @dataclass(frozen=True)
 class Buffer:
     """`size` is already rounded up to the problem's alignment; `index` is the

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import random
 
-from ..graph import align_up
-from .problem import Buffer, Overlap, Problem
+from .problem import Buffer, Overlap, Problem, align_up
 
 
 def cnn_like(

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..graph import Graph, align_up
+from ..graph import Graph
+from ..planners.problem import align_up
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Failure
-from ..graph import align_up
+from ..planners.problem import align_up
 from ._model import TflmModel, read_model
 from .inputs import random_inputs
 from .problem import build

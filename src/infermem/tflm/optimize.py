@@ -67,7 +67,7 @@ def plan_offsets(
     runtime = build(tp.model) if preserve_inputs else tp  # lifetimes as TFLM sees them
     own = plan(runtime.problem, "tflm")
     if dmo:
-        from ..overlap.tflm import add_overlaps
+        from .dmo import add_overlaps
 
         tp = add_overlaps(tp)
         ov = tp.problem.overlaps

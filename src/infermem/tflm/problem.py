@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadInput
-from ..graph import Graph, align_up
-from ..planners.problem import Buffer, Problem
+from ..graph import Graph
+from ..planners.problem import Buffer, Problem, align_up
 from ._model import TflmModel, read_model
 from .scratch import UNMODELLED, scratch_requests
 

@@ -1,5 +1,9 @@
 """DMO for TFLM: TFLM's own planning problem plus the proven overlaps.
 
+The overlaps are proven in `overlap/` (rules derived from TFLM's reference
+kernels, no TFLM run); this module joins them to TFLM's problem, so the
+dependency runs one way: `tflm` imports `overlap`, never the reverse.
+
 TFLM plans scratch buffers itself, around the offline-planned tensors; the
 pipeline that replays that (`tflm.optimize.plan_offsets`) keeps the overlaps
 in its problem, since the fixed tensors now legitimately share bytes.
@@ -13,9 +17,9 @@ from pathlib import Path
 
 from ..frontends.tflite import load_tflite
 from ..graph import Graph
+from ..overlap import with_overlaps
 from ..planners import Plan
-from ..tflm.problem import TflmProblem
-from . import with_overlaps
+from .problem import TflmProblem
 
 
 def add_overlaps(
@@ -43,6 +47,6 @@ class DmoLayout:
 def dmo_layout(src: str | Path, strategy: str = "best", time_limit: float = 10.0) -> DmoLayout:
     """Plan `src` with DMO as TFLM will realise it (`tflm.optimize.plan_offsets`
     with `dmo`: validated, overlaps honoured, never worse than TFLM's own plan)."""
-    from ..tflm.optimize import plan_offsets
+    from .optimize import plan_offsets
 
     return DmoLayout(*plan_offsets(src, strategy, False, time_limit, dmo=True))

@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Failure
-from ..graph import align_up
 from ..planners import Overlap, Problem, plan
-from ..tflm import write_offline_plan
-from ..tflm._child import command
-from ..tflm._model import read_model
-from ..tflm.inputs import random_inputs
-from ..tflm.measure import default_arena
-from ..tflm.problem import TflmProblem, build
+from ..planners.problem import align_up
+from ._child import command
+from ._model import read_model
+from .inputs import random_inputs
+from .measure import default_arena
+from .offline import write_offline_plan
+from .problem import TflmProblem, build
 
 
 @dataclass(frozen=True)
