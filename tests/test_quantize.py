@@ -81,7 +81,7 @@ def test_weight_only_dynamic(tmp_path):
 
 
 def test_bad_inputs_are_refused(tmp_path):
-    with pytest.raises(BadInput, match="never overwrites"):
+    with pytest.raises(BadInput, match="refusing to overwrite"):
         quantize(SRC, SRC, 2)
     with pytest.raises(BadInput, match="ONNX"):
         quantize(FIX / "resnet_int8.tflite", tmp_path / "x.onnx", 2)

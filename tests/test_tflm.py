@@ -21,6 +21,7 @@ import pytest
 from infermem.cli import main
 from infermem.errors import BadInput, Failure
 from infermem.frontends import load
+from infermem.outputs import write_bytes
 from infermem.planners import plan, validate
 from infermem.tflm import (
     build,
@@ -33,7 +34,7 @@ from infermem.tflm import (
 )
 from infermem.tflm._model import OFFLINE_PLAN_NAME, read_model, schema
 from infermem.tflm.inputs import random_inputs
-from infermem.tflm.offline import _pack, _write_atomic, plan_words
+from infermem.tflm.offline import _pack, plan_words
 
 FIXTURES = sorted(Path(__file__).parent.joinpath("fixtures").glob("*.tflite"))
 IDS = [p.stem for p in FIXTURES]
@@ -198,7 +199,7 @@ def test_a_model_that_crashes_tflm_is_reported_not_hung(tmp_path):
     offsets[big] = -64  # write_offline_plan refuses this; pack the bytes by hand
     words = plan_words([len(s.tensors) for s in tp.model.subgraphs], offsets, set(offsets))
     crash = tmp_path / "crash.tflite"
-    _write_atomic(crash, _pack(MOBILENET.read_bytes(), words))
+    write_bytes(crash, _pack(MOBILENET.read_bytes(), words))
     t0 = time.monotonic()
     with pytest.raises(Failure, match="TFLM"):
         measure(crash, bisect=False)
@@ -425,7 +426,8 @@ def test_cli_json_keys(tmp_path, capsys):
     for key in ("planned_arena_bytes", "head_before", "head_after", "verified"):
         assert key in doc
     assert doc["verified"] and doc["head_after"] == doc["planned_arena_bytes"] < doc["head_before"]
-    assert main(["optimize", str(MOBILENET), "-o", str(out), "--no-verify", "--json"]) == 0
+    assert main(["optimize", str(MOBILENET), "-o", str(out), "--no-verify", "--json",
+                 "--force"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["verified"] is False and doc["head_after"] is None
 
@@ -453,7 +455,7 @@ def test_prober_survives_a_model_that_crashes_tflm(tmp_path):
     offsets[big] = -64
     words = plan_words([len(s.tensors) for s in tp.model.subgraphs], offsets, set(offsets))
     crash = tmp_path / "crash.tflite"
-    _write_atomic(crash, _pack(MOBILENET.read_bytes(), words))
+    write_bytes(crash, _pack(MOBILENET.read_bytes(), words))
     with Prober(MOBILENET, runs=1) as prober:
         assert prober.compare(crash) == (False, None)
         ok, head = prober.compare(MOBILENET)

@@ -46,14 +46,14 @@ def check_output(
     if not parent.is_dir():
         raise BadInput(f"{what} {out}: folder {parent} does not exist (create it first)")
     for src in inputs:
-        if src is not None and _same_file(out, Path(src)):
+        if src is not None and same_file(out, Path(src)):
             raise BadInput(f"{what} {out} is the input {src}; refusing to overwrite it")
     if (out.exists() or out.is_symlink()) and not force:
         raise BadInput(f"{what} {out} already exists; use --force to replace it")
     return out
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
     """Same file by resolved name or by inode (hard links, symlinks, `..`)."""
     try:
         if a.resolve() == b.resolve():
@@ -73,22 +73,33 @@ def _default_mode() -> int:
 
 
 @contextlib.contextmanager
+def atomic_path(path: StrPath) -> Iterator[Path]:
+    """A temporary file name beside `path` (same extension) for tools that write
+    by name (onnx.save, onnxruntime, TFLM's aligner); renamed over `path` when
+    the block ends without error, removed otherwise.  Call `check_output` first."""
+    dst = Path(path)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{dst.name}.", suffix=f".part{dst.suffix}", dir=dst.parent or "."
+    )
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, _default_mode())
+        os.replace(tmp, dst)  # a symlink at dst is replaced itself, not its target
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_write(path: StrPath, mode: str = "wb", **open_kwargs) -> Iterator[IO]:
     """Open a temporary file beside `path`; rename it over `path` on success.
 
     On any exception the temporary file is removed and `path` is untouched.
     Call `check_output` first: this function does not re-check the rules.
     """
-    dst = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent or ".")
-    try:
-        with os.fdopen(fd, mode, **open_kwargs) as f:
-            yield f
-        os.chmod(tmp, _default_mode())
-        os.replace(tmp, dst)  # a symlink at dst is replaced itself, not its target
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, mode, **open_kwargs) as f:
+        yield f
 
 
 def write_bytes(path: StrPath, data: bytes) -> Path:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadInput, Failure
+from .outputs import atomic_path, check_output
 
 MAX_SAMPLES = 10_000
 _NP_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
@@ -220,10 +221,12 @@ def output_errors(src: str | Path, dst: str | Path,
 
 def quantize(src: str | Path, dst: str | Path, calibration: str | int | None = None,
              weights_only: bool = False, per_channel: bool = True, seed: int = 0,
-             shapes: Mapping[str, tuple[int, ...]] | None = None) -> QuantizeResult:
-    """Quantize `src` into a new file `dst` (never in place) and measure it."""
+             shapes: Mapping[str, tuple[int, ...]] | None = None,
+             force: bool = False) -> QuantizeResult:
+    """Quantize `src` into a new file `dst` (never in place) and measure it.  `dst`
+    follows the output rules of `outputs.check_output` (`force` to replace)."""
     src, dst = Path(src), Path(dst)
-    _check_paths(src, dst)
+    _check_paths(src, dst, force)
     shapes = dict(shapes or {})
     specs = _input_specs(_session(src), shapes)
     feeds, where, warn = _calibration(calibration, specs, seed)
@@ -231,23 +234,21 @@ def quantize(src: str | Path, dst: str | Path, calibration: str | int | None = N
     mode = "dynamic (weight-only)" if weights_only else "static QDQ"
     with tempfile.TemporaryDirectory(prefix="infermem-quant-") as tmp:
         pre = _preprocess(src, Path(tmp) / "pre.onnx")
-        _run_quantizer(pre, dst, feeds, weights_only, per_channel)
+        with atomic_path(dst) as out:
+            _run_quantizer(pre, out, feeds, weights_only, per_channel)
     fixed = {k: v[0] for k, v in specs.items()}
     return QuantizeResult(str(src), str(dst), mode, len(feeds), where, how, warn,
                           footprint(src, fixed), footprint(dst, fixed),
                           output_errors(src, dst, evals))
 
 
-def _check_paths(src: Path, dst: Path) -> None:
+def _check_paths(src: Path, dst: Path, force: bool) -> None:
     if not src.is_file():
         raise BadInput(f"{src}: no such file")
     if src.suffix.lower() != ".onnx":
         raise BadInput(f"{src}: quantize works on ONNX models (.onnx); for .tflite use the "
                        "TFLite converter's full-integer quantization")
-    if dst.exists() and dst.resolve() == src.resolve():
-        raise BadInput("-o names the input model: infermem never overwrites the user's file")
-    if not dst.parent.is_dir():
-        raise BadInput(f"-o {dst}: folder {dst.parent} does not exist")
+    check_output(dst, [src], force=force, what="-o")
 
 
 def _calibration(calibration, specs, seed) -> tuple[list, str, str | None]:
@@ -301,5 +302,5 @@ def _run_quantizer(src: Path, dst: Path, feeds, weights_only: bool, per_channel:
                             weight_type=QuantType.QInt8)
     except Exception as e:  # noqa: BLE001 - surface onnxruntime's reason, not a traceback
         raise Failure(f"onnxruntime could not quantize {src.name}: {e}") from None
-    if not dst.is_file():
+    if not dst.is_file() or dst.stat().st_size == 0:
         raise Failure(f"onnxruntime did not write {dst}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..errors import BadInput
 
@@ -44,3 +45,23 @@ def load_graph(args: argparse.Namespace):
     if args.align <= 0 or args.align & (args.align - 1):
         raise BadInput(f"--align must be a positive power of two, got {args.align}")
     return load(args.model, dict(args.input_shape))
+
+
+def add_force_arg(p: argparse.ArgumentParser) -> None:
+    """`--force`, the same everywhere: replace an output file that exists (never an input)."""
+    p.add_argument("--force", action="store_true",
+                   help="replace output files that already exist (an input is never replaced)")
+
+
+def check_outputs(inputs, force: bool, outputs: dict) -> None:
+    """Apply the output-path guard (`outputs.check_output`) to every output a
+    command was given ({"-o": path or None, ...}), before any work: each must be
+    writable under the rules, and no two may name the same file."""
+    from ..outputs import check_output, same_file
+
+    given = [(opt, path) for opt, path in outputs.items() if path is not None]
+    for k, (opt, path) in enumerate(given):
+        check_output(path, inputs, force=force, what=opt)
+        for other_opt, other in given[:k]:
+            if same_file(Path(path), Path(other)):
+                raise BadInput(f"{opt} {path} is the same file as {other_opt} {other}")

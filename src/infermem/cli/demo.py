@@ -14,6 +14,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ._common import add_force_arg, check_outputs
+
 DEMO_STRATEGIES = ("linear", "tflm", "best-fit", "breadth", "conflicts", "best")
 
 
@@ -23,6 +25,7 @@ def add_parser(sub) -> None:
                    help="also keep the optimized .tflite at this path (default: a temp folder)")
     p.add_argument("--quick", action="store_true",
                    help="skip the TFLM runs (profile and plans only)")
+    add_force_arg(p)
     p.set_defaults(func=run)
 
 
@@ -37,6 +40,8 @@ def run(args) -> int:
 
     console = Console()
     path = example_path("tflite")
+    if not args.quick:
+        check_outputs([path], args.force, {"--out": args.out})
     console.print(f"[bold]infermem demo[/bold] on the bundled example {path.name}\n")
     graph = load(path)
     render_profile(profile(graph), console)
@@ -51,15 +56,18 @@ def run(args) -> int:
     console.print(table)
     if args.quick:
         return 0
-    return _shrink_and_verify(path, args.out, console)
+    return _shrink_and_verify(path, args.out, args.force, console)
 
 
-def _shrink_and_verify(path: Path, out: Path | None, console: Console) -> int:
+def _shrink_and_verify(path: Path, out: Path | None, force: bool, console: Console) -> int:
+    from ..outputs import written
     from ..tflm import optimize
 
     with tempfile.TemporaryDirectory(prefix="infermem-demo-") as tmp:
         dst = out or Path(tmp) / f"{path.stem}_dmo.tflite"
-        r = optimize(path, dst, strategy="best", dmo=True, runs=3)
+        r = optimize(path, dst, strategy="best", dmo=True, runs=3, force=force)
+        if out:
+            written(out)
         table = Table(title="in TensorFlow Lite Micro, measured (bit-identical outputs required)")
         for col in ("model", "arena head", "bytes"):
             table.add_column(col, justify="left" if col == "model" else "right")

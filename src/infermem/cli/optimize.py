@@ -8,6 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ._common import add_force_arg, check_outputs
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -36,16 +38,19 @@ def add_parser(sub) -> None:
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
                    help="seconds one TFLM child process may take (default 120)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_force_arg(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..errors import BadInput
+    from ..outputs import written
     from ..report.units import human_bytes
     from ..tflm import optimize
     from ..tflm._model import read_model
     from ..tflm.inputs import load_inputs
 
+    check_outputs([args.model, *args.inputs], args.force, {"-o": args.output})
     if args.runs < 0:
         raise BadInput(f"--runs must be >= 0, got {args.runs}")
     if args.inputs and not args.verify:
@@ -57,7 +62,9 @@ def run(args) -> int:
         args.model, args.output, strategy=args.strategy, preserve_inputs=args.preserve_inputs,
         verify_outputs=args.verify, runs=args.runs, inputs=inputs, time_limit=args.time_limit,
         seed=args.seed, timeout=args.timeout, reorder=args.reorder, dmo=args.dmo,
+        force=args.force,
     )  # fmt: skip
+    written(r.output)
     doc = {
         "model": args.model,
         "output": r.output,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ._common import add_model_args, load_graph
+from ._common import add_force_arg, add_model_args, check_outputs, load_graph
 
 
 def add_parser(sub) -> None:
@@ -38,15 +38,23 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("-o", "--output", type=Path, help="write the plan JSON to this file")
     p.add_argument("--header", type=Path, help="write a C header with the offsets")
-    p.add_argument("--plot", type=Path, help="draw the arena layout to this PNG")
+    p.add_argument("--plot", type=Path,
+                   help="draw the arena layout to this image (.png, .svg or .pdf)")
+    add_force_arg(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from ..outputs import write_text, written
     from ..planning import plan_model
+    from ..report.layout_plot import check_plot_path
     from ..report.plan_export import plan_to_header, plan_to_json
     from ..report.units import human_bytes
 
+    check_outputs([args.model], args.force,
+                  {"-o": args.output, "--header": args.header, "--plot": args.plot})
+    if args.plot is not None:
+        check_plot_path(args.plot)
     graph = load_graph(args)
     pm = plan_model(graph, args.strategy, args.time_limit, args.align, args.reorder, args.dmo)
     doc = plan_to_json(graph.name, pm.problem, pm.plan, pm.order)
@@ -61,13 +69,14 @@ def run(args) -> int:
         rows = explain(graph, pm.order, pm.problem, pm.plan)
         doc["dmo"] = rows
     if args.output:
-        args.output.write_text(json.dumps(doc, indent=2))
+        written(write_text(args.output, json.dumps(doc, indent=2)))
     if args.header:
-        args.header.write_text(plan_to_header(graph.name, pm.problem, pm.plan))
+        written(write_text(args.header, plan_to_header(graph.name, pm.problem, pm.plan)))
     if args.plot:
         from ..report.layout_plot import plot_layout
 
         plot_layout(pm.problem, pm.plan, args.plot, title=f"{graph.name}: {pm.plan.strategy}")
+        written(args.plot)
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0

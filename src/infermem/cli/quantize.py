@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ._common import parse_input_shape
+from ._common import add_force_arg, check_outputs, parse_input_shape
 
 
 def add_parser(sub) -> None:
@@ -25,15 +25,20 @@ def add_parser(sub) -> None:
     p.add_argument("--input-shape", action="append", type=parse_input_shape, default=[],
                    metavar="NAME=DxDxD", help="fix a dynamic input's shape (repeatable)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_force_arg(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from ..outputs import written
     from ..quantize import quantize
     from ..report.quantize_table import quantize_json, render_quantize
 
+    check_outputs([args.model], args.force, {"-o": args.output})
     r = quantize(args.model, args.output, args.calibration, weights_only=args.weights_only,
-                 per_channel=not args.per_tensor, seed=args.seed, shapes=dict(args.input_shape))
+                 per_channel=not args.per_tensor, seed=args.seed, shapes=dict(args.input_shape),
+                 force=args.force)
+    written(r.output)
     if args.json:
         print(json.dumps(quantize_json(r), indent=2))
     else:

@@ -1,14 +1,14 @@
 """`infermem report MODEL -o OUT.html`: one self-contained HTML page.
 
 Thin: gathers with `report.gather`, renders with `report.html`, writes the
-file (never over the model) and prints its path.
+file through the output guard (`outputs`) and confirms it on stderr.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_model_args
+from ._common import add_force_arg, add_model_args, check_outputs
 
 
 def add_parser(sub) -> None:
@@ -23,28 +23,24 @@ def add_parser(sub) -> None:
                    help="for .tflite: do not run TFLite Micro to measure its arena")
     p.add_argument("--device", action="append", default=[], metavar="NAME",
                    help="a target for the fit table (repeatable; default: a spread of seven)")
+    add_force_arg(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..errors import BadInput
+    from ..outputs import write_text, written
     from ..report.gather import gather
     from ..report.html import render
 
     model = Path(args.model)
-    out = args.output
-    if out.exists() and model.exists() and out.samefile(model):
-        raise BadInput(f"refusing to overwrite the model file {model} with the report")
-    if out.exists() and out.is_dir():
-        raise BadInput(f"{out} is a directory; give a file name for the report")
-    if not out.resolve().parent.is_dir():
-        raise BadInput(f"the folder of {out} does not exist")
+    check_outputs([model], args.force, {"-o": args.output})
     data = gather(model, args.strategy, args.time_limit, args.align, args.tflm, args.device,
                   dict(args.input_shape))
     page = render(data)
     try:
-        out.write_text(page, encoding="utf-8")
+        write_text(args.output, page)
     except OSError as e:
-        raise BadInput(f"cannot write {out}: {e.strerror}") from None
-    print(out)
+        raise BadInput(f"cannot write {args.output}: {e.strerror}") from None
+    written(args.output)
     return 0

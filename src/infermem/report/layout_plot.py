@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import BadInput
+from ..outputs import atomic_write
 from ..planners.problem import Plan, Problem
+
+PLOT_FORMATS = ("png", "svg", "pdf")
+
+
+def check_plot_path(path: Path) -> str:
+    """The image format named by `path`'s extension; BadInput for any other, so
+    a typo is a clear error before planning, not a matplotlib traceback after."""
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in PLOT_FORMATS:
+        accepted = ", ".join("." + f for f in PLOT_FORMATS)
+        raise BadInput(f"--plot {path}: the extension must be one of {accepted}")
+    return fmt
 
 
 def plot_layout(problem: Problem, plan: Plan, path: Path, title: str = "") -> None:
@@ -34,5 +48,9 @@ def plot_layout(problem: Problem, plan: Plan, path: Path, title: str = "") -> No
     ax.set_title(title or "arena layout")
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    fmt = check_plot_path(path)
+    try:
+        with atomic_write(path) as f:
+            fig.savefig(f, format=fmt)
+    finally:
+        plt.close(fig)

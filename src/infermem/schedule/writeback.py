@@ -9,31 +9,30 @@ never touched: the reordered model goes to `dst`, which must be another path.
 from __future__ import annotations
 
 import heapq
-import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..errors import BadInput, Failure
 from ..graph import Graph, check_order
+from ..outputs import atomic_path, check_output
 
 OFFLINE_PLAN = "OfflineMemoryAllocation"
 
 
-def _distinct(src: str | Path, dst: str | Path) -> tuple[Path, Path]:
+def _distinct(src: str | Path, dst: str | Path, force: bool) -> tuple[Path, Path]:
+    """The source must exist; `dst` follows the output rules (`outputs.check_output`)."""
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise BadInput(f"{src}: no such file")
-    if dst.exists() and dst.resolve() == src.resolve():
-        raise BadInput(f"{dst}: refusing to overwrite the source model; give another path")
-    return src, dst
+    return src, check_output(dst, [src], force=force)
 
 
 # ---------------------------------------------------------------- ONNX
 
 
 def write_order_onnx(src: str | Path, dst: str | Path, order: Sequence[int],
-                     graph: Graph | None = None) -> None:
+                     graph: Graph | None = None, force: bool = False) -> None:
     """Write the ONNX model at `src` to `dst` with its nodes listed in `order`
     (operator indices of `graph`, by default the graph the frontend loads).
 
@@ -45,7 +44,7 @@ def write_order_onnx(src: str | Path, dst: str | Path, order: Sequence[int],
     the operators exactly in `order`."""
     import onnx
 
-    src, dst = _distinct(src, dst)
+    src, dst = _distinct(src, dst, force)
     if graph is None:
         from ..frontends import load
 
@@ -69,7 +68,8 @@ def write_order_onnx(src: str | Path, dst: str | Path, order: Sequence[int],
         raise Failure("the ONNX file has dependencies the graph lacks: cannot list this order")
     del model.graph.node[:]
     model.graph.node.extend(nodes[j] for j in new)
-    onnx.save(model, str(dst))
+    with atomic_path(dst) as tmp:
+        onnx.save(model, str(tmp))
 
 
 def _mapped(node, rank: dict[str, int]) -> bool:
@@ -141,7 +141,8 @@ def _check_permutation(order: Sequence[int], n: int) -> None:
 _STATEFUL = {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"}
 
 
-def write_order_tflite(src: str | Path, dst: str | Path, order: Sequence[int]) -> None:
+def write_order_tflite(src: str | Path, dst: str | Path, order: Sequence[int],
+                       force: bool = False) -> None:
     """Write the `.tflite` at `src` to `dst` with subgraph 0's operators listed
     in `order` (positions in subgraph 0, which are the tflite frontend's
     operator indices).
@@ -155,7 +156,7 @@ def write_order_tflite(src: str | Path, dst: str | Path, order: Sequence[int]) -
 
     from ..frontends.tflite import read_model
 
-    src, dst = _distinct(src, dst)
+    src, dst = _distinct(src, dst, force)
     model = read_model(src)  # the object tree, after the guarded walk (>= 1 subgraph)
     sg = model.subgraphs[0]
     ops = list(sg.operators or [])
@@ -200,12 +201,10 @@ def _pack(model, dst: Path, tfl) -> None:
 
     builder = flatbuffers.Builder(1 << 20)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    fd, tmp = tempfile.mkstemp(suffix=".tflite", dir=dst.parent if dst.parent.exists() else None)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(builder.Output())
-        tflite_flatbuffer_align_wrapper.align_tflite_model(tmp, str(dst))
-    finally:
-        os.unlink(tmp)
-    if not dst.is_file():
-        raise Failure(f"{dst}: TFLM's flatbuffer aligner wrote nothing")
+    with tempfile.TemporaryDirectory(prefix="infermem-order-") as work, atomic_path(dst) as out:
+        packed = Path(work, "packed.tflite")
+        packed.write_bytes(builder.Output())
+        out.unlink()  # the aligner writes a fresh file
+        tflite_flatbuffer_align_wrapper.align_tflite_model(str(packed), str(out))
+        if not out.is_file():
+            raise Failure(f"{dst}: TFLM's flatbuffer aligner wrote nothing")

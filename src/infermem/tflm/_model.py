@@ -105,7 +105,12 @@ def read_model(path: str | Path) -> TflmModel:
         data = path.read_bytes()
     except OSError as e:
         raise BadInput(f"{path}: cannot read: {e.strerror or e}") from None
-    return _view(str(path), parse(data, str(path)))
+    return model_from_bytes(data, str(path))
+
+
+def model_from_bytes(data: bytes, source: str) -> TflmModel:
+    """TFLM's view of a model held in memory (e.g. one about to be written)."""
+    return _view(source, parse(data, source))
 
 
 def _view(path: str, fb: FbModel) -> TflmModel:

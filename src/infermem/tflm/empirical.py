@@ -149,7 +149,7 @@ class Prober:
     def identical(self, out: str, inp: str, distance: int) -> bool:
         path = self.dir / "probe.tflite"
         offsets = pinned_layout(self.tp, out, inp, distance)
-        write_offline_plan(self.src, path, offsets, alignment=1)
+        write_offline_plan(self.src, path, offsets, alignment=1, force=True)  # our probe file
         got = self.worker.run(path, self.sets, self.arena, self.dir)
         return got is not None and got[0] == self.reference[0]
 

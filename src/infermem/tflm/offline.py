@@ -21,8 +21,6 @@ may read weights with aligned loads.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,7 +28,8 @@ import numpy as np
 
 from ..errors import BadInput, Failure
 from ..frontends.tflite_flatbuffer import read_model as read_model_tree
-from ._model import OFFLINE_PLAN_NAME, read_model, schema
+from ..outputs import check_output, write_bytes
+from ._model import OFFLINE_PLAN_NAME, model_from_bytes, read_model, schema
 
 VERSION = 1
 BUFFER_ALIGNMENT = 16
@@ -77,13 +76,14 @@ def write_offline_plan(
     offsets_by_tensor_index: Mapping[int, int],
     subgraph: int = 0,
     alignment: int = 16,
+    force: bool = False,
 ) -> None:
     """Copy `src_path` to `dst_path` with an `OfflineMemoryAllocation` entry holding
     `offsets_by_tensor_index` (replacing an existing one).  Tensors not given,
-    and tensors TFLM does not plan, get -1.  The source is never modified."""
+    and tensors TFLM does not plan, get -1.  The source is never modified; an
+    existing `dst_path` is replaced only with `force` (see `outputs.check_output`)."""
     src, dst = Path(src_path), Path(dst_path)
-    if dst.resolve() == src.resolve() or (dst.exists() and dst.samefile(src)):
-        raise BadInput(f"{dst}: refusing to overwrite the input model; give another output path")
+    check_output(dst, [src], force=force)
     model = read_model(src)
     if subgraph != 0:
         raise BadInput(
@@ -110,9 +110,9 @@ def write_offline_plan(
         planned,
     )
     data = _pack(src.read_bytes(), words, str(src))
-    _write_atomic(dst, data)
-    if read_model(dst).offline_plan != tuple(int(w) for w in words[3:]):
-        raise Failure(f"{dst}: the written offline plan does not read back identically")
+    if model_from_bytes(data, str(dst)).offline_plan != tuple(int(w) for w in words[3:]):
+        raise Failure(f"{dst}: the offline plan does not read back identically; nothing written")
+    write_bytes(dst, data)
 
 
 def _pack(raw: bytes, words: np.ndarray, source: str = "model") -> bytes:
@@ -153,15 +153,3 @@ def _shared(m, entry) -> bool:
     if any(e is not entry and e.buffer == b for e in m.metadata):
         return True
     return any(t.buffer == b for sg in m.subgraphs or [] for t in sg.tensors or [])
-
-
-def _write_atomic(dst: Path, data: bytes) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

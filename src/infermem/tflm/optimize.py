@@ -15,7 +15,6 @@ own plan is written instead, so the result is never worse than the original.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInput, Failure
+from ..outputs import atomic_path, check_output
 from ..planners import Plan, Problem, plan, validate
 from .offline import write_offline_plan
 from .problem import TflmProblem, build
@@ -88,13 +88,7 @@ def plan_offsets(
     return tp, chosen, realised, own
 
 
-def _temp(dst: Path) -> str:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tflite", dir=dst.parent)
-    os.close(fd)
-    return tmp
-
-
-def _write_best_order(src: Path, dst: str, time_limit: float) -> bool:
+def _write_best_order(src: Path, dst: Path, time_limit: float) -> bool:
     """Write `src` with subgraph 0's operators in the order with the lowest
     live-set peak; False (nothing to do) when the file's own order is best."""
     from ..frontends import load
@@ -127,26 +121,26 @@ def optimize(
     timeout: float = 120.0,
     reorder: bool = False,
     dmo: bool = False,
+    force: bool = False,
 ) -> OptimizeResult:
     """Write `src` with an offline plan to `dst`; with `verify_outputs`, only after
     TFLM ran both on the same inputs with bit-identical outputs (else Failure,
     nothing written).  With `reorder`, the operators are first rewritten in the
     order with the lowest live-set peak (TFLM runs them in file order).  With
-    `dmo`, outputs may overlap inputs where the overlap is proven safe."""
+    `dmo`, outputs may overlap inputs where the overlap is proven safe.  `dst`
+    follows the output rules of `outputs.check_output` (`force` to replace)."""
     src, dst = Path(src), Path(dst)
-    if dst.resolve() == src.resolve() or (dst.exists() and dst.samefile(src)):
-        raise BadInput(f"{dst}: refusing to overwrite the input model; give another output path")
+    check_output(dst, [src], force=force)
     if runs < 0:
         raise BadInput(f"runs must be >= 0, got {runs}")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp, ordered = _temp(dst), _temp(dst)
-    try:
+    with atomic_path(dst) as tmp, tempfile.TemporaryDirectory(prefix="infermem-opt-") as work:
+        ordered = Path(work, "ordered.tflite")
         base = ordered if reorder and _write_best_order(src, ordered, time_limit) else src
         tp, chosen, realised, own = plan_offsets(base, strategy, preserve_inputs, time_limit, dmo)
         if base != src:
             own = plan(build(src).problem, "tflm")  # TFLM's plan of the file as given
         offsets = {tp.tensor_buffers[n]: o for n, o in _tensors(tp, realised).items()}
-        write_offline_plan(base, tmp, offsets)
+        write_offline_plan(base, tmp, offsets, force=True)  # tmp: our own temporary file
         result = None
         if verify_outputs:
             result = verify(src, tmp, runs=runs, seed=seed, inputs=inputs, timeout=timeout)
@@ -155,10 +149,6 @@ def optimize(
                     f"{src}: the planned model's outputs differ from the original's "
                     f"in TFLM ({result.first_difference}); nothing written"
                 )
-        os.replace(tmp, dst)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-        Path(ordered).unlink(missing_ok=True)
     return OptimizeResult(
         str(dst),
         chosen.strategy,
