@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from .devices import Device
 from .errors import Failure
 from .graph import Graph, Role
-from .planners.problem import Problem, align_up
+from .planners.problem import align_up
 from .whatif import WhatIf, apply, weights_flash_bytes, with_dtypes
 
 LEVELS = ("runtime", "infermem", "reorder", "dmo", "int8")
@@ -135,19 +135,6 @@ def _strip(t) -> None:
         t.ClearField(f)
 
 
-def _resized(problem: Problem, graph: Graph) -> Problem:
-    """`problem` with each tensor buffer sized as in `graph` (a what-if graph
-    over the same file); scratch buffers keep the size the file's kernels ask."""
-    by_index = {t.index: t for t in graph.tensors.values() if t.index is not None}
-    out = []
-    for b in problem.buffers:
-        t = by_index.get(b.index) if b.index is not None else None
-        t = t if t is not None else graph.tensors.get(b.name)
-        size = b.size if t is None else align_up(t.nbytes, problem.alignment)
-        out.append(b if size == b.size else dataclasses.replace(b, size=size))
-    return dataclasses.replace(problem, buffers=tuple(out))
-
-
 def plan_arena(source: Graph, graph: Graph, order: Sequence[int], strategy: str, dmo: bool,
                alignment: int, time_limit: float) -> int:
     """Arena of `graph` (maybe a what-if of `source`) planned in `order`: the
@@ -155,9 +142,7 @@ def plan_arena(source: Graph, graph: Graph, order: Sequence[int], strategy: str,
     from .planners import plan
     from .planning import build_problem
 
-    prob = build_problem(source, tuple(order), alignment)
-    if graph is not source:
-        prob = _resized(prob, graph)
+    prob = build_problem(graph, tuple(order), alignment)  # a what-if is resized there
     if dmo:
         from .overlap import with_overlaps
 

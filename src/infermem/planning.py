@@ -7,10 +7,10 @@ scratch buffers included), adds the proven-safe overlaps when asked, and plans.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .graph import Graph
-from .planners.problem import Plan, Problem
+from .planners.problem import Plan, Problem, align_up
 
 
 @dataclass(frozen=True)
@@ -24,14 +24,36 @@ class PlannedModel:
 
 def build_problem(graph: Graph, order: tuple[int, ...], alignment: int = 16) -> Problem:
     """The problem the target runtime solves: for `.tflite`, TFLM's own (its
-    sizing, lifetimes and kernel scratch buffers); otherwise the graph's."""
+    sizing, lifetimes and kernel scratch buffers; for a what-if graph, its
+    tensors resized); otherwise the graph's."""
     if graph.format == "tflite":
         from .tflm.problem import tflm_problem
 
-        return tflm_problem(graph, order, alignment)
+        problem = tflm_problem(graph, order, alignment)
+        return resized(problem, graph) if "whatif" in graph.meta else problem
     from .lifetimes import problem
 
     return problem(graph, order, alignment)
+
+
+def naive_bytes(problem: Problem) -> int:
+    """The naive arena: every buffer of the problem in its own bytes (no reuse),
+    which is what the `linear` strategy lays out.  The one definition that
+    `profile`, the planners table and the report share."""
+    return sum(b.size for b in problem.buffers)
+
+
+def resized(problem: Problem, graph: Graph) -> Problem:
+    """`problem` with each tensor buffer sized as in `graph` (a what-if graph
+    over the same file); scratch buffers keep the size the file's kernels ask."""
+    by_index = {t.index: t for t in graph.tensors.values() if t.index is not None}
+    out = []
+    for b in problem.buffers:
+        t = by_index.get(b.index) if b.index is not None else None
+        t = t if t is not None else graph.tensors.get(b.name)
+        size = b.size if t is None else align_up(t.nbytes, problem.alignment)
+        out.append(b if size == b.size else replace(b, size=size))
+    return replace(problem, buffers=tuple(out))
 
 
 def plan_model(

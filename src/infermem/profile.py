@@ -3,7 +3,8 @@
 Everything here is computed from the model file (no runtime is run): the live
 set of arena tensors at every step of an execution order, its peak and where
 it occurs, the weights that stay in flash, and the naive arena that a planner
-without reuse would need.
+without reuse would need (every buffer of the runtime's planning problem in its
+own bytes, as the `linear` strategy lays them out).
 """
 
 from __future__ import annotations
@@ -82,12 +83,20 @@ def profile(graph: Graph, order: Sequence[int] | None = None, alignment: int = 1
         operators=rows,
         lifetimes=tuple(lts),
         weights_bytes=graph.weights_bytes,
-        naive_bytes=sum(lt.bytes for lt in lts),
+        naive_bytes=_naive(graph, order, alignment),
         peak_bytes=per_step[peak_step] if peak_step is not None else 0,
         peak_step=peak_step,
         input_bytes=io_bytes(graph.inputs),
         output_bytes=io_bytes(graph.outputs),
     )
+
+
+def _naive(graph: Graph, order: tuple[int, ...], alignment: int) -> int:
+    """The naive arena of the problem the runtime plans (for `.tflite`, TFLM's
+    kernel scratch buffers included): the same figure as the `linear` plan."""
+    from .planning import build_problem, naive_bytes
+
+    return naive_bytes(build_problem(graph, order, alignment))
 
 
 def to_json(graph: Graph, p: Profile) -> dict:

@@ -58,6 +58,10 @@ def run(args) -> int:
     graph = load_graph(args)
     pm = plan_model(graph, args.strategy, args.time_limit, args.align, args.reorder, args.dmo)
     doc = plan_to_json(graph.name, pm.problem, pm.plan, pm.order)
+    from ..tflm.stored import stored_plan_of
+
+    stored = stored_plan_of(graph)
+    doc["stored_offline_plan"] = stored.to_json() if stored else None
     rows = None
     if args.explain:
         if not args.dmo:
@@ -90,6 +94,10 @@ def run(args) -> int:
         f"gap {p.gap:.2%} {optimal}; {len(pm.problem.buffers)} buffers, validated, "
         f"{p.seconds * 1000:.1f} ms"
     )
+    if stored is not None:
+        Console(highlight=False).print(
+            stored.describe() + "; `infermem optimize` would replace it with this plan",
+            soft_wrap=True)
     if rows is not None:
         from ..overlap.report import render_explain
 

@@ -25,12 +25,14 @@ def run(args) -> int:
     from ..profile import profile, to_json
     from ..report.profile_table import render_profile
     from ..report.sparsity_table import render_sparsity, sparsity_json
+    from ..tflm.stored import stored_plan_of
     from ..whatif import apply, sparsity
 
     what = whatif_from_args(args)
     graph = apply(load_graph(args), what)
     prof = profile(graph, alignment=args.align)
     rows = sparsity(graph) if args.sparsity or what.prune is not None else None
+    stored = stored_plan_of(graph)
     if args.json:
         doc = to_json(graph, prof)
         if what.active:
@@ -38,6 +40,7 @@ def run(args) -> int:
                              "prune": what.prune, "note": what.describe()}
         if rows is not None:
             doc["sparsity"] = sparsity_json(rows)
+        doc["stored_offline_plan"] = stored.to_json() if stored else None
         print(json.dumps(doc, indent=2))
         return 0
     console = Console()
@@ -45,6 +48,8 @@ def run(args) -> int:
     if rows is not None:
         render_sparsity(rows, console, f"{graph.name}: weight sparsity"
                         + (f" after pruning {what.prune:.0%}" if what.prune is not None else ""))
+    if stored is not None:
+        console.print(stored.describe(), soft_wrap=True, highlight=False)
     if what.active:
         console.print(f"[yellow]{what.describe()}[/yellow]")
     return 0

@@ -29,12 +29,13 @@ def add_parser(sub) -> None:
 def run_measure(args) -> int:
     from ..errors import BadInput
     from ..report.units import human_bytes
-    from ..tflm import build, measure
+    from ..tflm import measure
+    from ..tflm.stored import predict_head
 
     if args.arena is not None and args.arena <= 0:
         raise BadInput(f"--arena must be positive, got {args.arena}")
     arena = measure(args.model, bisect=not args.no_bisect, arena=args.arena, timeout=args.timeout)
-    predicted = _predicted_head(build, args.model)
+    predicted, stored = predict_head(args.model)
     doc = {
         "model": args.model,
         "head_bytes": arena.head_bytes,
@@ -43,6 +44,7 @@ def run_measure(args) -> int:
         "min_arena_bytes": arena.min_arena_bytes,
         "arena_size": arena.arena_size,
         "predicted_head_bytes": predicted,
+        "stored_offline_plan": stored.to_json() if stored else None,
         "source": "measured in the tflite-micro Python interpreter (RecordingMicroAllocator)",
     }
     if args.json:
@@ -57,21 +59,19 @@ def run_measure(args) -> int:
         ("tail (persistent runtime data)", arena.tail_bytes),
         ("total", arena.total_bytes),
         ("minimum arena_size that runs", arena.min_arena_bytes),
-        ("head predicted by infermem (tflm planner)", predicted),
+        (_predicted_label(stored), predicted),
     ]
     for name, n in rows:
         t.add_row(name, "-" if n is None else f"{n:,}", human_bytes(n))
-    Console().print(t)
+    c = Console()
+    c.print(t)
+    if stored is not None:
+        c.print(stored.describe(), soft_wrap=True)
     return 0
 
 
-def _predicted_head(build, model) -> int | None:
-    """TFLM's own plan replayed by infermem; None where the model is outside the
-    modelled subset (several subgraphs)."""
-    from ..errors import InfermemError
-    from ..planners import plan
+def _predicted_label(stored) -> str:
+    if stored is None:
+        return "head predicted by infermem (tflm planner)"
+    return "head predicted by infermem (with the file's offline plan)"
 
-    try:
-        return plan(build(model).problem, "tflm").arena_bytes
-    except InfermemError:
-        return None
