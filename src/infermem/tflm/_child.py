@@ -31,11 +31,12 @@ from pathlib import Path
 ALLOC = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
 
 
-def command() -> tuple[list[str], dict[str, str]]:
-    """Command line and environment that start this child (infermem importable)."""
+def command(module: str = "infermem.tflm._child") -> tuple[list[str], dict[str, str]]:
+    """Command line and environment that start `module` as a child process
+    (this child by default), with this copy of infermem importable."""
     src = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
-    return [sys.executable, "-m", "infermem.tflm._child"], env
+    return [sys.executable, "-m", module], env
 
 
 def parse_allocations(text: str) -> dict[str, int]:

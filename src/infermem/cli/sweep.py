@@ -1,0 +1,92 @@
+"""`infermem sweep PATH...`: which model fits which board, at what level, for
+a whole zoo; on this machine or a Dask cluster."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..errors import BadInput
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("sweep", help="a model zoo × devices × optimisation levels, "
+                                     "on a local pool or a Dask cluster")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="model files and folders (searched recursively for .onnx / .tflite)")
+    p.add_argument("--devices", default="all", metavar="NAMES|all",
+                   help="comma-separated device names or aliases (default: all)")
+    p.add_argument("--device-file", action="append", default=[], metavar="FILE",
+                   help="a TOML file of your own targets, merged with the bundled ones")
+    p.add_argument("--levels", metavar="L,L,...",
+                   help="levels to report (default: runtime,infermem,reorder,dmo,int8)")
+    p.add_argument("--verify", action="store_true",
+                   help="prove each level's arena by running the model in it (TFLM / executor)")
+    p.add_argument("--no-measure", action="store_true",
+                   help="for .tflite: do not run TFLM for the runtime level's head and tail")
+    p.add_argument("--jobs", type=int, metavar="N", help="local workers (default: CPU count)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask cluster (tcp://HOST:8786) instead of locally")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                   help="seconds one model may take before it is a failed row (default 300)")
+    p.add_argument("--time-limit", type=float, default=5.0, metavar="S",
+                   help="time limit per plan / order search, seconds (default 5)")
+    p.add_argument("--align", type=int, default=16, help="arena alignment in bytes (default 16)")
+    p.add_argument("--no-cache", action="store_true", help="evaluate every model again")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="result cache (default: $XDG_CACHE_HOME/infermem/sweep)")
+    p.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
+                   help="results.json / .csv / .html (repeatable, format by extension)")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
+    p.add_argument("--json", action="store_true",
+                   help="print the JSON document to stdout (no progress)")
+    p.set_defaults(func=run)
+
+
+def _devices(args):
+    from ..devices import load_catalog, select
+
+    catalog = load_catalog(args.device_file)
+    names = [n.strip() for n in args.devices.split(",") if n.strip()]
+    return catalog if names in ([], ["all"]) else select(catalog, names)
+
+
+def run(args) -> int:
+    from ..sweep import Cache, SweepOptions, discover, parse_levels, sweep, to_json
+    from ..sweep.writers import Writer, check_outputs
+
+    if args.jobs is not None and args.jobs < 1:
+        raise BadInput(f"--jobs must be at least 1, got {args.jobs}")
+    if args.jobs is not None and args.scheduler:
+        raise BadInput("--jobs sizes the local pool; with --scheduler the cluster's workers run")
+    options = SweepOptions(parse_levels(args.levels), args.verify, not args.no_measure,
+                           args.time_limit, args.align, args.timeout)
+    devices = _devices(args)
+    writer = Writer(check_outputs(args.output, discover(args.paths), args.force))
+    cache = None if args.no_cache else Cache(args.cache_dir)
+    last = []
+
+    def on_result(partial) -> None:
+        last[:] = [partial]
+        writer.write(partial)
+
+    try:
+        result = sweep(args.paths, options, devices, args.jobs, args.scheduler, cache,
+                       on_result, progress=not args.json)
+    except KeyboardInterrupt:
+        if last:
+            import dataclasses
+
+            writer.write(dataclasses.replace(last[0], complete=False), final=True)
+        raise
+    writer.write(result, final=True)
+    for p in writer.paths:
+        from ..outputs import written
+
+        written(p)
+    if args.json:
+        print(json.dumps(to_json(result), indent=2))
+    elif result.failed:
+        print(f"infermem: {len(result.failed)} of {result.total} models failed "
+              "(their rows say why)", file=sys.stderr)
+    return 0
