@@ -144,9 +144,11 @@ def test_dynamic_batch_matches_litert(tmp_path):
     src = FIXTURES / "resnet_f32.tflite"
     path = _edited(tmp_path, src, _dynamic_batch)
     name = load(src).inputs[0]
-    with pytest.raises(BadInput, match=rf"--input-shape {name}=1x"):
-        load(path)
     shape = load(src).tensors[name].shape
+    stored = load(path)  # the stored shape, as TFLM and LiteRT allocate it, and a note
+    assert stored.tensors[name].shape == shape and stored.meta["batch"] == 1
+    assert stored.meta["dynamic_dims_resolved"][0]["dims"] == [0]
+    assert "stored shape" in stored.meta["shape_notes"][0]
     g = load(path, {name: (3, *shape[1:])})
     assert g.meta["batch"] == 3
     it = _interpreter(path)
@@ -168,11 +170,12 @@ def _dynamic_image(model) -> None:
     t.shapeSignature = np.array([-1, -1, -1, t.shape[3]], dtype=np.int32)
 
 
-def test_dynamic_image_size_is_refused(tmp_path):
+def test_dynamic_image_size_takes_the_stored_shape(tmp_path):
     path = _edited(tmp_path, FIXTURES / "resnet_f32.tflite", _dynamic_image)
     name = load(FIXTURES / "resnet_f32.tflite").inputs[0]
-    with pytest.raises(BadInput, match=r"dynamic dimension\(s\) \[0, 1, 2\]"):
-        load(path)
+    g = load(path)  # every dynamic dim takes the stored shape
+    assert g.tensors[name].shape == load(FIXTURES / "resnet_f32.tflite").tensors[name].shape
+    assert g.meta["dynamic_dims_resolved"][0]["dims"] == [0, 1, 2]
     with pytest.raises(BadInput, match="shape propagation, not supported"):
         load(path, {name: (1, 32, 32, 3)})
     assert load(path, {name: (2, 64, 64, 3)}).tensors[name].shape == (2, 64, 64, 3)

@@ -215,6 +215,8 @@ def _persistent(graph: Graph, measure: bool) -> tuple[Persistent, int | None]:
     est = estimate_persistent(graph)
     if not (measure and graph.format == "tflite" and graph.source):
         return est, None
+    if unrunnable_in_tflm(graph):
+        return dataclasses.replace(est, source=f"{est.source}; {unrunnable_in_tflm(graph)}"), None
     from .tflm import measure as tflm_measure
 
     try:
@@ -222,6 +224,16 @@ def _persistent(graph: Graph, measure: bool) -> tuple[Persistent, int | None]:
     except Failure as e:
         return dataclasses.replace(est, source=f"{est.source}; TFLM measurement failed: {e}"), None
     return Persistent(m.tail_bytes, "measured: TFLM's persistent tail for this file"), m.head_bytes
+
+
+def unrunnable_in_tflm(graph: Graph) -> str | None:
+    """Why TFLM cannot run a .tflite graph at the shapes it was loaded with
+    (TFLM allocates the stored shapes, never resized ones), or None."""
+    batch = graph.meta.get("batch", 1)
+    if batch == 1:
+        return None
+    return (f"not measured in TFLM: it runs the file's stored shapes and cannot resize "
+            f"to batch {batch}")
 
 
 def _runtime(graph: Graph, g: Graph, head: int | None, arena, wbytes: int):

@@ -30,7 +30,8 @@ def build_problem(graph: Graph, order: tuple[int, ...], alignment: int = 16) -> 
         from .tflm.problem import tflm_problem
 
         problem = tflm_problem(graph, order, alignment)
-        return resized(problem, graph) if "whatif" in graph.meta else problem
+        rebatched = graph.meta.get("batch", 1) != 1  # the file stores batch 1
+        return resized(problem, graph) if "whatif" in graph.meta or rebatched else problem
     from .lifetimes import problem
 
     return problem(graph, order, alignment)

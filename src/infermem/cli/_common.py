@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import BadInput
@@ -33,18 +34,48 @@ def add_input_shape_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="model file (.onnx or .tflite)")
+def add_shape_args(p: argparse.ArgumentParser) -> None:
+    """--input-shape and --align: what every model command shares."""
     add_input_shape_arg(p)
     p.add_argument("--align", type=int, default=16, help="arena alignment in bytes (default 16)")
 
 
-def load_graph(args: argparse.Namespace):
+def add_model_args(p: argparse.ArgumentParser, what: str = "model file (.onnx or .tflite)") -> None:
+    p.add_argument("model", help=what)
+    add_shape_args(p)
+
+
+def check_align(align: int, minimum: int = 1) -> None:
+    """A power of two of at least `minimum` (TFLM aligns its arena at 16 bytes,
+    so plans it runs may be coarser, never finer)."""
+    if align <= 0 or align & (align - 1):
+        raise BadInput(f"--align must be a positive power of two, got {align}")
+    if align < minimum:
+        raise BadInput(f"--align {align}: TFLM aligns arena buffers at {minimum} bytes; "
+                       f"give {minimum} or a larger power of two")
+
+
+def load_graph(args: argparse.Namespace, quiet: bool = False):
+    """The model at its --input-shape; a note on stderr (unless `quiet` or
+    --json) when dynamic dims took the stored shape."""
     from ..frontends import load
 
-    if args.align <= 0 or args.align & (args.align - 1):
-        raise BadInput(f"--align must be a positive power of two, got {args.align}")
-    return load(args.model, dict(args.input_shape))
+    check_align(args.align)
+    graph = load(args.model, dict(args.input_shape))
+    if not (quiet or getattr(args, "json", False)):
+        print_shape_notes(graph.meta.get("shape_notes", ()))
+    return graph
+
+
+def print_shape_notes(notes) -> None:
+    for note in notes:
+        print(f"infermem: note: {note}", file=sys.stderr)
+
+
+def shape_json(meta) -> dict:
+    """The JSON fields that say how dynamic dims were resolved."""
+    return {"shape_notes": list(meta.get("shape_notes", ())),
+            "dynamic_dims_resolved": list(meta.get("dynamic_dims_resolved", ()))}
 
 
 def add_force_arg(p: argparse.ArgumentParser) -> None:

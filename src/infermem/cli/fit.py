@@ -6,16 +6,14 @@ import json
 
 from rich.console import Console
 
-from ._common import parse_input_shape
+from ._common import add_shape_args, shape_json
 from ._whatif import add_whatif_args, whatif_from_args
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("fit", help="RAM and flash per optimisation level, checked against devices")
     p.add_argument("model", nargs="?", help="model file (.onnx or .tflite)")
-    p.add_argument("--input-shape", action="append", type=parse_input_shape, default=[],
-                   metavar="NAME=DxDxD", help="fix a dynamic input's shape (repeatable)")
-    p.add_argument("--align", type=int, default=16, help="arena alignment in bytes (default 16)")
+    add_shape_args(p)
     p.add_argument("--device", action="append", default=[], metavar="NAME",
                    help="a target by name or alias (repeatable; default: every device)")
     p.add_argument("--devices", action="append", default=[], metavar="FILE",
@@ -69,7 +67,7 @@ def _fit(args, devices) -> int:
                         measure=not args.no_measure)
     report = fit(needs, devices)
     if args.json:
-        print(json.dumps(to_json(report), indent=2))
+        print(json.dumps({**to_json(report), **shape_json(graph.meta)}, indent=2))
         return 0
     console = Console()
     render_needs(report, console)

@@ -16,7 +16,7 @@ import json
 import sys
 
 from ..errors import BadInput, Failure
-from ._common import add_input_shape_arg
+from ._common import add_input_shape_arg, print_shape_notes
 
 MODEL_SUFFIXES = (".onnx", ".tflite")
 
@@ -118,12 +118,30 @@ def _monitor(args: argparse.Namespace):
     return monitor_command(args.target, leak_skip=args.warmup or 0, **common)
 
 
-def _save(result, args: argparse.Namespace) -> list[str]:
+def _shapes(args: argparse.Namespace) -> dict:
+    """For a .tflite model: the inputs whose dynamic dims the runtime will
+    allocate at the stored shape (TFLM cannot resize: a different
+    --input-shape is refused before the run)."""
+    if not (_is_model(args.target) and args.target[0].lower().endswith(".tflite")):
+        return {}
+    from ..frontends.tflite import shape_note
+    from ..tflm.inputs import tflm_input_shapes
+
+    given = dict(args.input_shape)
+    if args.runtime in (None, "tflm"):
+        return tflm_input_shapes(args.target[0], given)
+    resolved = [r for r in tflm_input_shapes(args.target[0], {})["dynamic_dims_resolved"]
+                if r["tensor"] not in given]
+    note = shape_note(resolved)
+    return {"shape_notes": [note] if note else [], "dynamic_dims_resolved": resolved}
+
+
+def _save(result, args: argparse.Namespace, shapes: dict) -> list[str]:
     from ..monitor.report import json_report
 
     saved = []
     if args.json:
-        text = json.dumps(json_report(result), indent=1)
+        text = json.dumps({**json_report(result), **shapes}, indent=1)
         if args.json == "-":
             print(text)
         else:
@@ -145,10 +163,12 @@ def run(args: argparse.Namespace) -> int:
     from ..monitor.report import text_report
 
     _check(args)
+    shapes = _shapes(args)
     result = _monitor(args)
-    saved = _save(result, args)
+    saved = _save(result, args, shapes)
     if args.json != "-":
         print(text_report(result))
+        print_shape_notes(shapes.get("shape_notes", ()))
     if result.error is None:
         if saved:
             print(f"saved: {', '.join(saved)}", file=sys.stderr)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ._common import add_force_arg, check_outputs
+from ._common import add_force_arg, add_model_args, check_align, check_outputs, print_shape_notes
 
 
 def add_parser(sub) -> None:
@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
         "optimize",
         help="write an arena plan into a copy of a .tflite model (TFLM OfflineMemoryAllocation)",
     )
-    p.add_argument("model", help="a .tflite model (never modified)")
+    add_model_args(p, "a .tflite model (never modified)")
     p.add_argument("-o", "--output", required=True, type=Path, help="the planned model to write")
     p.add_argument("--strategy", default="best", help="planner strategy (default: best)")
     p.add_argument("--time-limit", type=float, default=10.0, metavar="S",
@@ -48,13 +48,17 @@ def run(args) -> int:
     from ..report.units import human_bytes
     from ..tflm import optimize
     from ..tflm._model import read_model
-    from ..tflm.inputs import load_inputs
+    from ..tflm.inputs import load_inputs, tflm_input_shapes
 
     check_outputs([args.model, *args.inputs], args.force, {"-o": args.output})
     if args.runs < 0:
         raise BadInput(f"--runs must be >= 0, got {args.runs}")
     if args.inputs and not args.verify:
         raise BadInput("--inputs are compared by verification; drop --no-verify")
+    check_align(args.align, 16)
+    shapes = tflm_input_shapes(args.model, dict(args.input_shape))
+    if not args.json:
+        print_shape_notes(shapes["shape_notes"])
     inputs = [load_inputs(read_model(args.model), args.inputs)] if args.inputs else []
     if args.verify and args.runs == 0 and not inputs:
         raise BadInput("verification needs --runs >= 1 or --inputs")
@@ -63,6 +67,7 @@ def run(args) -> int:
         verify_outputs=args.verify, runs=args.runs, inputs=inputs, time_limit=args.time_limit,
         seed=args.seed, timeout=args.timeout, reorder=args.reorder, dmo=args.dmo,
         force=args.force,
+        alignment=args.align,
     )  # fmt: skip
     written(r.output)
     doc = {
@@ -79,6 +84,8 @@ def run(args) -> int:
         "preserve_inputs": args.preserve_inputs,
         "reordered": args.reorder,
         "dmo": args.dmo,
+        "alignment": args.align,
+        **shapes,
     }
     if args.json:
         print(json.dumps(doc, indent=2))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ._common import add_force_arg, add_model_args, check_outputs, load_graph
+from ._common import add_force_arg, add_model_args, check_outputs, load_graph, shape_json
 
 
 def add_parser(sub) -> None:
@@ -57,7 +57,7 @@ def run(args) -> int:
         check_plot_path(args.plot)
     graph = load_graph(args)
     pm = plan_model(graph, args.strategy, args.time_limit, args.align, args.reorder, args.dmo)
-    doc = plan_to_json(graph.name, pm.problem, pm.plan, pm.order)
+    doc = {**plan_to_json(graph.name, pm.problem, pm.plan, pm.order), **shape_json(graph.meta)}
     from ..tflm.stored import stored_plan_of
 
     stored = stored_plan_of(graph)

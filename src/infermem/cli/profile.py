@@ -6,7 +6,7 @@ import json
 
 from rich.console import Console
 
-from ._common import add_model_args, load_graph
+from ._common import add_model_args, load_graph, shape_json
 from ._whatif import add_whatif_args, whatif_from_args
 
 
@@ -34,7 +34,7 @@ def run(args) -> int:
     rows = sparsity(graph) if args.sparsity or what.prune is not None else None
     stored = stored_plan_of(graph)
     if args.json:
-        doc = to_json(graph, prof)
+        doc = {**to_json(graph, prof), **shape_json(graph.meta)}
         if what.active:
             doc["whatif"] = {"weights_dtype": what.weights, "activations_dtype": what.activations,
                              "prune": what.prune, "note": what.describe()}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_force_arg, add_model_args, check_outputs
+from ._common import add_force_arg, add_model_args, check_outputs, print_shape_notes
 
 
 def add_parser(sub) -> None:
@@ -37,6 +37,7 @@ def run(args) -> int:
     check_outputs([model], args.force, {"-o": args.output})
     data = gather(model, args.strategy, args.time_limit, args.align, args.tflm, args.device,
                   dict(args.input_shape))
+    print_shape_notes(data.graph.meta.get("shape_notes", ()))
     page = render(data)
     try:
         write_text(args.output, page)

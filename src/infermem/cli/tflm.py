@@ -7,6 +7,8 @@ import json
 from rich.console import Console
 from rich.table import Table
 
+from ._common import add_model_args, check_align, print_shape_notes
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("tflm", help="TensorFlow Lite Micro: measure the real arena")
@@ -15,7 +17,7 @@ def add_parser(sub) -> None:
         "measure",
         help="run the model in TFLM and report head, tail, total and the minimum arena_size",
     )
-    m.add_argument("model", help="a .tflite model")
+    add_model_args(m, "a .tflite model")
     m.add_argument("--json", action="store_true", help="print the figures as JSON")
     m.add_argument(
         "--no-bisect", action="store_true", help="skip the search for the minimum arena_size"
@@ -30,12 +32,15 @@ def run_measure(args) -> int:
     from ..errors import BadInput
     from ..report.units import human_bytes
     from ..tflm import measure
+    from ..tflm.inputs import tflm_input_shapes
     from ..tflm.stored import predict_head
 
     if args.arena is not None and args.arena <= 0:
         raise BadInput(f"--arena must be positive, got {args.arena}")
+    check_align(args.align, 16)
+    shapes = tflm_input_shapes(args.model, dict(args.input_shape))
     arena = measure(args.model, bisect=not args.no_bisect, arena=args.arena, timeout=args.timeout)
-    predicted, stored = predict_head(args.model)
+    predicted, stored = predict_head(args.model, args.align)
     doc = {
         "model": args.model,
         "head_bytes": arena.head_bytes,
@@ -46,6 +51,7 @@ def run_measure(args) -> int:
         "predicted_head_bytes": predicted,
         "stored_offline_plan": stored.to_json() if stored else None,
         "source": "measured in the tflite-micro Python interpreter (RecordingMicroAllocator)",
+        **shapes,
     }
     if args.json:
         print(json.dumps(doc, indent=2))
@@ -67,6 +73,7 @@ def run_measure(args) -> int:
     c.print(t)
     if stored is not None:
         c.print(stored.describe(), soft_wrap=True)
+    print_shape_notes(shapes["shape_notes"])
     return 0
 
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from ..errors import BadInput
-from ._common import add_model_args, load_graph
+from ._common import add_model_args, load_graph, shape_json
 
 
 def add_parser(sub) -> None:
@@ -57,7 +57,7 @@ def run(args) -> int:
         inputs = [random_inputs(graph, args.seed + i) for i in range(args.runs)]
     report = verify(graph, graph.source or args.model, offsets, arena, order, inputs, strategy)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps({**report.to_dict(), **shape_json(graph.meta)}, indent=2))
     else:
         from rich.console import Console
         from rich.markup import escape

@@ -147,10 +147,13 @@ def _op_type(fb: FbModel, opcode_index: int, op_index: int, source: str) -> str:
 
 def _resolved_shapes(
     fb: FbModel, names: Sequence[str], input_shapes: Mapping[str, tuple[int, ...]], source: str
-) -> tuple[list[tuple[int, ...]], int]:
-    """Each tensor's concrete shape, and the batch factor applied: the stored
-    shapes, with a dynamic batch (shape_signature -1 on dim 0) scaled to the
-    batch the user asked for."""
+) -> tuple[list[tuple[int, ...]], int, tuple[dict, ...]]:
+    """Each tensor's concrete shape, the batch factor applied, and the inputs
+    whose dynamic dims (-1 in the shape signature) took the stored shape.
+
+    The stored shape is what TFLM and LiteRT allocate when nobody resizes the
+    input, so it is the default; a dynamic batch is scaled to the batch the
+    user asked for with --input-shape."""
     inputs = {names[i]: fb.tensors[i] for i in fb.inputs}
     unknown = sorted(set(input_shapes) - set(inputs))
     if unknown:
@@ -159,32 +162,63 @@ def _resolved_shapes(
             f"not an input; the inputs are {', '.join(map(repr, inputs))}"
         )
     batch = None
+    resolved = []
     for name, t in inputs.items():
-        b = _input_batch(name, t, input_shapes.get(name), source)
+        if name not in input_shapes and dynamic_dims(t):
+            resolved.append(stored_shape_default(name, t, source))
+            continue
+        b = input_batch(name, t, input_shapes.get(name), source)
         if b is not None and batch is not None and b != batch:
             raise BadInput(f"{source}: inputs ask for different batch sizes ({batch} and {b})")
         batch = b if b is not None else batch
     if batch is None or batch == 1:
-        return [t.shape for t in fb.tensors], 1
+        return [t.shape for t in fb.tensors], 1, tuple(resolved)
+    if resolved:
+        raise BadInput(
+            f"{source}: --input-shape changes the batch of some inputs to {batch}; give "
+            f"the other dynamic input(s) {', '.join(repr(r['tensor']) for r in resolved)} "
+            f"a shape too"
+        )
     ins = set(fb.inputs)
     shapes = [_scaled(t, ins, names[t.index], batch, source) for t in fb.tensors]
     for name, t in inputs.items():
         shapes[t.index] = tuple(int(d) for d in input_shapes.get(name, t.shape))
-    return shapes, batch
+    return shapes, batch, ()
 
 
-def _input_batch(name: str, t: FbTensor, wanted: tuple[int, ...] | None, source: str) -> int | None:
+def dynamic_dims(t: FbTensor) -> list[int]:
+    return [k for k, d in enumerate(t.shape_signature or ()) if d == -1]
+
+
+def stored_shape_default(name: str, t: FbTensor, source: str) -> dict:
+    """The stored shape of an input whose signature has -1s, as a JSON-ready
+    record; BadInput when the file stores no concrete shape either."""
+    dynamic = dynamic_dims(t)
+    if any(d <= 0 for d in t.shape):
+        fill = "x".join(str(d) if s != -1 else ("1" if k == 0 else f"D{k}")
+                        for k, (d, s) in enumerate(zip(t.shape, t.shape_signature, strict=True)))
+        raise BadInput(
+            f"{source}: input {name!r} has dynamic dimension(s) {dynamic} (shape signature "
+            f"{list(t.shape_signature)}) and no concrete stored shape {list(t.shape)}; give "
+            f"its shape with --input-shape {name}={fill} (fill in each D)"
+        )
+    return {"tensor": name, "signature": list(t.shape_signature), "shape": list(t.shape),
+            "dims": dynamic}
+
+
+def shape_note(resolved: Sequence[Mapping]) -> str | None:
+    """The one line that says the stored shapes were used for dynamic dims."""
+    if not resolved:
+        return None
+    parts = "; ".join(f"{r['tensor']!r} {r['signature']} -> {r['shape']}" for r in resolved)
+    return (f"dynamic dims resolved to the stored shape (what TFLM and LiteRT allocate): "
+            f"{parts}; use --input-shape to plan another batch")
+
+
+def input_batch(name: str, t: FbTensor, wanted: tuple[int, ...] | None, source: str) -> int | None:
     """The batch an input's requested shape asks for (None: keep the stored one)."""
     sig = t.shape_signature or t.shape
-    dynamic = [k for k, d in enumerate(sig) if d == -1]
     if wanted is None:
-        if dynamic:
-            example = "x".join(str(d) if d > 0 else "1" for d in t.shape) or "1"
-            raise BadInput(
-                f"{source}: input {name!r} has dynamic dimension(s) {dynamic} "
-                f"(shape signature {list(sig)}); give its shape with "
-                f"--input-shape {name}={example}"
-            )
         return None
     wanted = tuple(int(d) for d in wanted)
     if len(wanted) != len(sig):
@@ -303,7 +337,8 @@ def _operators(fb: FbModel, kinds: Sequence[str], names: Sequence[str]) -> tuple
     return tuple(ops)
 
 
-def _meta(fb: FbModel, names: Sequence[str], roles: Sequence[Role], batch: int) -> dict:
+def _meta(fb: FbModel, names: Sequence[str], roles: Sequence[Role], batch: int,
+          resolved: Sequence[dict]) -> dict:
     """What else a report needs: constant bytes as stored (a buffer shared by
     several tensors counted once), variables, metadata names, an offline plan."""
     used = {fb.tensors[i].buffer for i, r in enumerate(roles) if r is Role.WEIGHT}
@@ -315,6 +350,8 @@ def _meta(fb: FbModel, names: Sequence[str], roles: Sequence[Role], batch: int) 
         "weight_buffer_bytes": sum(fb.buffers[b].nbytes for b in used),
         "metadata": tuple(name for name, _ in fb.metadata),
         "batch": batch,
+        "dynamic_dims_resolved": tuple(resolved),
+        "shape_notes": tuple(n for n in [shape_note(resolved)] if n),
     }
     for name, b in fb.metadata:
         raw = fb.buffers[b] if 0 <= b < len(fb.buffers) else None
@@ -331,7 +368,7 @@ def graph_from_flatbuffer(
     kinds = _op_types(fb, source)
     names = unique_names(fb.tensors)
     dtypes = [_dtype(t, source) for t in fb.tensors]
-    shapes, batch = _resolved_shapes(fb, names, input_shapes, source)
+    shapes, batch, resolved = _resolved_shapes(fb, names, input_shapes, source)
     for n, s, d in zip(names, shapes, dtypes, strict=True):
         tensor_bytes(s, d, n)  # refuse absurd shapes before anything is built
     roles = _roles(fb, source)
@@ -349,7 +386,7 @@ def graph_from_flatbuffer(
         inputs=tuple(names[i] for i in fb.inputs),
         outputs=tuple(names[i] for i in fb.outputs),
         source=source,
-        meta=_meta(fb, names, roles, batch),
+        meta=_meta(fb, names, roles, batch, resolved),
     )
 
 

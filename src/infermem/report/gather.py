@@ -82,8 +82,11 @@ def _measure(graph: Graph, tflm: bool) -> tuple[object | None, str]:
         return None, "ONNX model: no TFLite Micro run (TFLM's planner stands in as the runtime)"
     if not tflm:
         return None, "not measured (--no-tflm): TFLM's planner, re-implemented, stands in"
+    from ..fit import unrunnable_in_tflm
     from ..tflm import measure
 
+    if unrunnable_in_tflm(graph):
+        return None, unrunnable_in_tflm(graph)
     try:
         m = measure(graph.source, bisect=False)
     except Failure as e:

@@ -155,7 +155,9 @@ def _header(d: ReportData) -> str:
         f"<h1>{esc(g.name)}</h1>"
         f'<div class="meta">{esc(d.path)} · {esc(g.format)} · arena alignment '
         f"{d.alignment} B · strategy <code>{esc(d.strategy)}</code> · time limit "
-        f"{d.time_limit:g} s</div></header>"
+        f"{d.time_limit:g} s</div>"
+        + "".join(f'<div class="meta">{esc(n)}</div>' for n in g.meta.get("shape_notes", ()))
+        + "</header>"
     )
 
 

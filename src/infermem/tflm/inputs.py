@@ -8,7 +8,7 @@ is what lets two interpreters in two child processes be compared.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -69,3 +69,51 @@ def load_inputs(model: TflmModel, paths: Sequence[str | Path]) -> list[np.ndarra
             raise BadInput(f"{p}: dtype {x.dtype} but the model input is {dtype}")
         out.append(np.ascontiguousarray(x))
     return out
+
+
+def tflm_input_shapes(path: str | Path, input_shapes: Mapping[str, Sequence[int]]) -> dict:
+    """Check --input-shape against what TFLM can run, and say how dynamic dims
+    were resolved ({"shape_notes", "dynamic_dims_resolved"}, as in a Graph's meta).
+
+    TFLM allocates every tensor at the shape stored in the file: the
+    tflite_micro interpreter has no resize_tensor_input, and an offline plan is
+    laid out for the stored shapes.  So --input-shape may only restate the
+    stored shape; any other is a BadInput that says what would work."""
+    from ..frontends.tflite import (
+        dynamic_dims,
+        input_batch,
+        read_bytes,
+        shape_note,
+        stored_shape_default,
+        unique_names,
+    )
+    from ..frontends.tflite_flatbuffer import parse
+
+    source = str(path)
+    fb = parse(read_bytes(Path(path)), source)
+    names = unique_names(fb.tensors)
+    inputs = {names[i]: fb.tensors[i] for i in fb.inputs}
+    unknown = sorted(set(input_shapes) - set(inputs))
+    if unknown:
+        raise BadInput(f"{source}: --input-shape names {', '.join(map(repr, unknown))}, "
+                       f"not an input; the inputs are {', '.join(map(repr, inputs))}")
+    resolved = []
+    for name, t in inputs.items():
+        wanted = input_shapes.get(name)
+        if wanted is None:
+            if dynamic_dims(t):
+                resolved.append(stored_shape_default(name, t, source))
+            continue
+        input_batch(name, t, tuple(wanted), source)  # names fixed dims and ranks first
+        if tuple(wanted) != tuple(t.shape):
+            stored = "x".join(map(str, t.shape))
+            raise BadInput(
+                f"{source}: TFLM runs input {name!r} at its stored shape {list(t.shape)} and "
+                f"cannot resize it to {list(wanted)} (the tflite_micro interpreter has no "
+                f"resize, and offline plans are laid out for the stored shapes); use "
+                f"--input-shape {name}={stored} or none, re-convert the model with that "
+                f"shape fixed to run it in TFLM, or plan it without TFLM "
+                f"(`infermem plan --input-shape ...`)"
+            )
+    note = shape_note(resolved)
+    return {"shape_notes": [note] if note else [], "dynamic_dims_resolved": resolved}

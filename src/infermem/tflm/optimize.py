@@ -60,11 +60,17 @@ def plan_offsets(
     preserve_inputs: bool = False,
     time_limit: float = 10.0,
     dmo: bool = False,
+    alignment: int = 16,
 ) -> tuple[TflmProblem, Plan, Plan, Plan]:
     """(problem, chosen plan, layout TFLM will realise, TFLM's own plan).  With
-    `dmo` the problem carries the proven-safe output/input overlaps."""
-    tp = build(src, preserve_inputs=preserve_inputs)
-    runtime = build(tp.model) if preserve_inputs else tp  # lifetimes as TFLM sees them
+    `dmo` the problem carries the proven-safe output/input overlaps; buffers are
+    sized and placed at `alignment` (a multiple of TFLM's 16 bytes)."""
+    if alignment < 16 or alignment % 16:
+        raise BadInput(f"TFLM aligns arena buffers at 16 bytes; alignment {alignment} must be "
+                       "a multiple of 16")
+    tp = build(src, alignment=alignment, preserve_inputs=preserve_inputs)
+    # lifetimes as TFLM sees them
+    runtime = build(tp.model, alignment=alignment) if preserve_inputs else tp
     own = plan(runtime.problem, "tflm")
     if dmo:
         from .dmo import add_overlaps
@@ -122,6 +128,7 @@ def optimize(
     reorder: bool = False,
     dmo: bool = False,
     force: bool = False,
+    alignment: int = 16,
 ) -> OptimizeResult:
     """Write `src` with an offline plan to `dst`; with `verify_outputs`, only after
     TFLM ran both on the same inputs with bit-identical outputs (else Failure,
@@ -136,9 +143,10 @@ def optimize(
     with atomic_path(dst) as tmp, tempfile.TemporaryDirectory(prefix="infermem-opt-") as work:
         ordered = Path(work, "ordered.tflite")
         base = ordered if reorder and _write_best_order(src, ordered, time_limit) else src
-        tp, chosen, realised, own = plan_offsets(base, strategy, preserve_inputs, time_limit, dmo)
+        tp, chosen, realised, own = plan_offsets(base, strategy, preserve_inputs, time_limit, dmo,
+                                                  alignment)
         if base != src:
-            own = plan(build(src).problem, "tflm")  # TFLM's plan of the file as given
+            own = plan(build(src, alignment=alignment).problem, "tflm")  # of the file as given
         offsets = {tp.tensor_buffers[n]: o for n, o in _tensors(tp, realised).items()}
         write_offline_plan(base, tmp, offsets, force=True)  # tmp: our own temporary file
         result = None

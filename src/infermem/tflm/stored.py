@@ -91,7 +91,8 @@ def stored_plan(model: TflmModel | str | Path) -> StoredPlan | None:
                            "for TFLM's kernels; the rest placed as TFLM's greedy planner does")
 
 
-def predict_head(model: TflmModel | str | Path) -> tuple[int | None, StoredPlan | None]:
+def predict_head(model: TflmModel | str | Path,
+                 alignment: int = 16) -> tuple[int | None, StoredPlan | None]:
     """(the head TFLM will use, the stored plan or None): with a stored plan,
     TFLM's planner around its fixed offsets; otherwise TFLM's own greedy plan.
     The head is None where the model is outside what infermem models (several
@@ -101,7 +102,7 @@ def predict_head(model: TflmModel | str | Path) -> tuple[int | None, StoredPlan 
         stored = stored_plan(m)
         if stored is not None:
             return stored.predicted_head_bytes, stored
-        return plan(build(m).problem, "tflm").arena_bytes, None
+        return plan(build(m, alignment=alignment).problem, "tflm").arena_bytes, None
     except BadInput:
         return None, None
 
