@@ -78,7 +78,14 @@ def graph_from_model(
     L.check_operators_known(model.graph, opset)
     initializer_names = {t.name for t in model.graph.initializer}
     declared = [vi for vi in model.graph.input if vi.name not in initializer_names]
-    inputs = L.fix_input_shapes(declared, input_shapes)  # cheap refusals before reading weights
+    try:
+        inputs = L.fix_input_shapes(declared, input_shapes)  # cheap refusals before the weights
+    except L.DynamicInputs as e:
+        from .onnx_suggest import suggestion
+
+        model = L.load_external_data(model, base_dir)
+        consts = {t.name: L.tensor_to_array(t) for t in model.graph.initializer}
+        raise BadInput(suggestion(model, declared, input_shapes, e.dynamic, consts)) from None
     model = L.load_external_data(model, base_dir)
     consts = {t.name: L.tensor_to_array(t) for t in model.graph.initializer}
     nodes, shapes = fold_and_infer(model, inputs, consts, not input_shapes, opset)
@@ -217,9 +224,14 @@ def check_static(tname: str, dims: Dims | None, file_index: int, op: Operator) -
         raise BadInput(
             f"cannot infer the output shape of node {where}: unknown operator {op.type!r}"
         )
-    shown = "unknown" if dims is None else str(dims)
+    if dims is None:
+        detail = "no shape at all (rank unknown)"
+    else:
+        loose = [k for k, d in enumerate(dims) if not isinstance(d, int) or d < 0]
+        detail = f"shape {list(dims)}, dim(s) {loose} unresolved"
     raise BadInput(
-        f"cannot infer a static shape for {tname!r}, output of node {where} (shape {shown})"
+        f"cannot infer a static shape for {tname!r}, output of node {where}: {detail} "
+        f"(its size depends on data, or on an operator shape inference cannot follow)"
     )
 
 

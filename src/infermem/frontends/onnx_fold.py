@@ -204,7 +204,8 @@ def fast_fold(node: onnx.NodeProto, args: list, at: dict, dims: Dims | None) -> 
     if op == "ConstantOfShape":
         return [fold_constant_of_shape(node, args, at)]
     if op in ("Shape", "Size"):
-        shape = tuple(int(d) for d in dims) if dims is not None else args[0].shape
+        # a folded input's own shape is the truth; inference may still call it 'unk__0'
+        shape = args[0].shape if args and args[0] is not None else tuple(int(d) for d in dims)
         if op == "Size":
             return [np.array(math.prod(shape), dtype=np.int64)]
         start, end = at.get("start", 0), at.get("end", len(shape))

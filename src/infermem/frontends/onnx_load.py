@@ -220,6 +220,27 @@ def dims_of(vi: onnx.ValueInfoProto) -> tuple[int | str, ...] | None:
     )
 
 
+def input_dims_of(vi: onnx.ValueInfoProto) -> tuple[int | str, ...] | None:
+    """A graph input's dims, a negative `dim_value` counted as symbolic: Paddle
+    writes -1 for "any size".  0 stays a real, empty dimension: ONNX allows
+    empty tensors and its backend tests feed them (CastLike's type carrier,
+    reductions over an empty set)."""
+    dims = dims_of(vi)
+    if dims is None:
+        return None
+    return tuple(d if not isinstance(d, int) or d >= 0 else "?" for d in dims)
+
+
+class DynamicInputs(BadInput):
+    """Graph inputs with symbolic dims and no --input-shape: (name, dims) pairs,
+    so the caller can suggest shapes from the whole model."""
+
+    def __init__(self, dynamic: list[tuple[str, tuple[int | str, ...] | None]]) -> None:
+        self.dynamic = dynamic
+        super().__init__("dynamic input shape: " + "; ".join(dynamic_hint(n, d)
+                                                           for n, d in dynamic))
+
+
 def fix_input_shapes(
     inputs: Sequence[onnx.ValueInfoProto], input_shapes: Mapping[str, Sequence[int]]
 ) -> list[onnx.ValueInfoProto]:
@@ -234,7 +255,7 @@ def fix_input_shapes(
     for vi in inputs:
         if not vi.type.HasField("tensor_type"):
             raise BadInput(f"not supported: graph input {vi.name!r} is not a tensor")
-        dims = dims_of(vi)
+        dims = input_dims_of(vi)
         if vi.name in input_shapes:
             out.append(with_shape(vi, dims, tuple(input_shapes[vi.name])))
             continue
@@ -242,7 +263,7 @@ def fix_input_shapes(
             dynamic.append((vi.name, dims))
         out.append(vi)
     if dynamic:
-        raise BadInput("dynamic input shape: " + "; ".join(dynamic_hint(n, d) for n, d in dynamic))
+        raise DynamicInputs(dynamic)
     for vi in out:  # absurd dims are refused before C++ inference multiplies them
         tensor_bytes(dims_of(vi) or (), elem_dtype(vi.type.tensor_type.elem_type, vi.name), vi.name)
     return out
@@ -256,11 +277,39 @@ def elem_dtype(elem_type: int, name: str) -> str:
         raise BadInput(f"tensor {name!r} has no usable element type ({elem_type})") from None
 
 
-def dynamic_hint(name: str, dims: tuple[int | str, ...] | None) -> str:
+def dynamic_hint(name: str, dims: tuple[int | str, ...] | None,
+                 implied: Mapping[int, int] | None = None) -> str:
+    """How to fix an input's shape: its fixed dims kept, a leading symbolic
+    (batch) dim as 1, the sizes the model implies (`implied`: axis -> size),
+    and every other symbolic dim as a name to fill in, never a made-up size."""
     if dims is None:
-        return f"{name} has no shape; pass --input-shape {name}=DxDx..."
-    guess = "x".join(str(d) if isinstance(d, int) else "1" for d in dims)
-    return f"{name} has dims {dims}; pass --input-shape {name}={guess}"
+        return f"{name} has no shape; pass --input-shape {name}=DxDx... (one size per dim)"
+    implied = implied or {}
+    parts, blanks = [], []
+    for k, d in enumerate(dims):
+        if isinstance(d, int):
+            parts.append(str(d))
+        elif k in implied:
+            parts.append(str(implied[k]))
+        elif k == 0:
+            parts.append("1")
+        else:
+            blank = dim_name(d, k, {*blanks})
+            blanks.append(blank)
+            parts.append(blank)
+    text = f"{name} has dims {dims}; pass --input-shape {name}={'x'.join(parts)}"
+    if implied:
+        text += " (the size the model's own shapes or metadata fix)"
+    if blanks:
+        text += f" with {', '.join(blanks)} filled in (nothing in the model fixes them)"
+    return text
+
+
+def dim_name(d: str, k: int, taken: set[str]) -> str:
+    """An upper-case placeholder for a symbolic dim: its dim_param when that is
+    a plain word (HEIGHT), else D<axis>."""
+    word = d.upper() if d.isidentifier() and not d.lower().startswith("unk") else f"D{k}"
+    return word if word not in taken and "X" not in word else f"D{k}"
 
 
 def with_shape(
