@@ -69,6 +69,7 @@ FORBIDDEN = {
     "monitor": "ALL_BUT errors outputs",  # memory over time; no model IR
     "tflm": {"cli", "api", "report"},
     "report": {"cli"},
+    "sweep": {"cli", "api"},  # the library a command and the Dask workers call
 }
 
 

@@ -7,6 +7,7 @@ import json
 import sys
 
 from ..errors import BadInput
+from ._common import add_force_arg
 
 
 def add_parser(sub) -> None:
@@ -37,7 +38,7 @@ def add_parser(sub) -> None:
                    help="result cache (default: $XDG_CACHE_HOME/infermem/sweep)")
     p.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
                    help="results.json / .csv / .html (repeatable, format by extension)")
-    p.add_argument("--force", action="store_true", help="replace existing output files")
+    add_force_arg(p)
     p.add_argument("--json", action="store_true",
                    help="print the JSON document to stdout (no progress)")
     p.set_defaults(func=run)

@@ -59,7 +59,9 @@ def _cell(dev: dict, levels: list[str]) -> str:
 
 
 def _best(m: dict, key: str) -> int | None:
-    vals = [v[key] for v in m["levels"].values() if v.get(key) is not None]
+    """The smallest figure over the levels that keep the model as it is."""
+    vals = [v[key] for v in m["levels"].values()
+            if v.get(key) is not None and not v["changes_model"]]
     return min(vals) if vals else None
 
 
@@ -88,11 +90,12 @@ def to_html(doc: dict) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>infermem sweep</title>
 <style>{CSS}</style></head><body><main>
 <h1>infermem sweep: {s['models']} models × {len(devices)} devices</h1>
-<div class="meta">{s['done'] - s['failed']} evaluated, {s['failed']} failed, {s['cached']} from \
-the cache, {s['seconds']} s; infermem {esc(doc['infermem_version'])}{esc(state)}</div>
+<div class="meta">{s['done']} done, {s['failed']} failed, {s['cached']} from the cache, \
+{s['seconds']} s; infermem {esc(doc['infermem_version'])}{esc(state)}</div>
 <div class="legend">smallest level that fits on-chip: {legend}
 <span>ext: only with external memory</span><span>no: fits at no level</span>
-<span>RAM / flash: the smallest over the levels</span><span>click a header to sort</span></div>
+<span>RAM / flash: the smallest at a level that keeps the model as it is</span>
+<span>click a header to sort</span></div>
 <div class="scroll"><table><thead><tr><th>model</th><th>format</th><th>RAM</th><th>flash</th>
 {head}</tr></thead><tbody>
 {rows}

@@ -9,6 +9,7 @@ before the exception goes on.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -16,6 +17,8 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from ..errors import BadInput
 from .task import Task
 from .worker import close_workers, run_task
+
+_pools = itertools.count(1)  # names each pool's threads, so it stops only its own children
 
 
 def default_jobs() -> int:
@@ -30,8 +33,8 @@ def run_local(tasks: Sequence[Task], jobs: int | None = None) -> Iterator[tuple[
         raise BadInput(f"--jobs must be at least 1, got {jobs}")
     if not tasks:
         return
-    pool = ThreadPoolExecutor(max_workers=min(jobs, len(tasks)),
-                              thread_name_prefix="infermem-sweep")
+    prefix = f"infermem-sweep-{next(_pools)}"
+    pool = ThreadPoolExecutor(max_workers=min(jobs, len(tasks)), thread_name_prefix=prefix)
     try:
         pending = {pool.submit(run_task, t): t for t in tasks}
         while pending:
@@ -40,5 +43,5 @@ def run_local(tasks: Sequence[Task], jobs: int | None = None) -> Iterator[tuple[
                 yield pending.pop(f), f.result()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-        close_workers(kill=True)
+        close_workers(kill=True, owner=prefix + "_")
         pool.shutdown(wait=True)

@@ -51,6 +51,7 @@ class Task:
     sha256: str
     options: SweepOptions
     data: bytes | None = field(default=None, repr=False)  # shipped to remote workers
+    unreadable: str = ""  # why the client could not read the file (then sha256 is "")
 
 
 def parse_levels(text: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -101,7 +102,7 @@ def make_task(path: str, options: SweepOptions, ship: bool = False) -> Task:
     try:
         data = Path(path).read_bytes()
     except OSError as e:
-        return Task(path, "", options, f"unreadable: {e.strerror}".encode() if ship else None)
+        return Task(path, "", options, unreadable=e.strerror or str(e))
     return Task(path, hashlib.sha256(data).hexdigest(), options, data if ship else None)
 
 
@@ -141,8 +142,8 @@ class _local_copy:
 
     def __enter__(self) -> str:
         t = self.task
-        if not t.sha256:
-            raise BadInput(f"{t.path}: cannot read the file ({(t.data or b'').decode()})")
+        if t.unreadable:
+            raise BadInput(f"{t.path}: cannot read the file ({t.unreadable})")
         if os.path.isfile(t.path) and (t.data is None or file_sha256(t.path) == t.sha256):
             return t.path
         if t.data is None:

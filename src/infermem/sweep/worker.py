@@ -48,6 +48,7 @@ class _Child:
         from ..tflm._child import command
 
         cmd, env = command("infermem.sweep.worker")
+        self.owner = threading.current_thread().name
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log, env=env, bufsize=0,
@@ -144,11 +145,12 @@ def run_task(task: Task) -> dict:
     return failed(task, kind, reason, time.perf_counter() - t0)
 
 
-def close_workers(kill: bool = False) -> None:
-    """Stop every child this process started (the local pool calls it at the
-    end of a sweep; at exit it happens anyway)."""
+def close_workers(kill: bool = False, owner: str = "") -> None:
+    """Stop the children of the threads whose name starts with `owner` (every
+    child this process started by default).  The local pool stops its own at
+    the end of a sweep; at exit all are stopped anyway."""
     with _lock:
-        children = list(_children)
+        children = [c for c in _children if c.owner.startswith(owner)]
     for c in children:
         c.close(kill=kill)
     _local.child = None

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..errors import BadInput
-from ..outputs import check_output, write_text
+from ..outputs import check_output, same_file, write_text
 from .results import SweepResult, to_json
 
 FORMATS = (".json", ".csv", ".html")
@@ -33,9 +33,9 @@ def check_outputs(paths: Sequence[str], inputs: Iterable[str], force: bool) -> l
         if suffix not in FORMATS:
             raise BadInput(f"-o {p}: unknown format {suffix or '(none)'}; "
                            f"use {', '.join(FORMATS)}")
-        out.append(check_output(p, inputs, force=force))
-    if len({o.resolve() for o in out}) != len(out):
-        raise BadInput("the same -o file is named twice")
+        out.append(check_output(p, inputs, force=force, what="-o"))
+        if any(same_file(out[-1], o) for o in out[:-1]):
+            raise BadInput(f"-o {p} is named twice")
     return out
 
 
