@@ -181,6 +181,6 @@ def test_bad_arguments_are_clear(tmp_path, capsys):
     assert main(["report", str(model), "-o", str(tmp_path / "r.html"), "--strategy", "nope"]) == 2
     assert main(["report", str(model), "-o", str(tmp_path / "r.html"), "--device", "zz80"]) == 2
     err = capsys.readouterr().err
-    assert "does not exist" in err and "unknown planner strategy" in err
+    assert "does not exist" in err and "invalid choice: 'nope'" in err
     assert "unknown device" in err and "Traceback" not in err
     assert not (tmp_path / "r.html").exists()

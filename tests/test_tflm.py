@@ -110,10 +110,16 @@ def test_min_arena_is_the_smallest_that_runs():
         run(path, x, arena=a.min_arena_bytes - 16)
 
 
-def test_too_small_arena_is_a_clear_failure():
+def test_too_small_arena_is_a_clear_failure(capsys):
+    """One line with the --arena-size hint, not TFLM's C-level messages."""
     with pytest.raises(Failure) as e:
         measure(MOBILENET, bisect=False, arena=4096)
-    assert "arena_size=4096" in str(e.value) and "TFLM printed" in str(e.value)
+    msg = str(e.value)
+    assert "arena_size=4,096 B is too small" in msg and "--arena-size" in msg
+    assert "\n" not in msg and "Failed to allocate" not in msg
+    assert main(["tflm", "measure", str(MOBILENET), "--arena-size", "4096", "--no-bisect"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--arena-size" in err
 
 
 def test_corrupt_model_is_bad_input(tmp_path):
@@ -405,14 +411,22 @@ def test_preserve_inputs_keeps_inputs_intact(tmp_path):
 def test_user_inputs_are_compared_and_checked(tmp_path, capsys):
     m = read_model(MOBILENET)
     x = random_inputs(m, 3)[0]
-    np.save(tmp_path / "x.npy", x)
+    (tmp_path / "set").mkdir()
+    np.save(tmp_path / "set" / "0.npy", x)  # a folder of .npy, named by position
     out = tmp_path / "o.tflite"
-    args = ["optimize", str(MOBILENET), "-o", str(out), "--runs", "0", "--json"]
-    assert main([*args, "--inputs", str(tmp_path / "x.npy")]) == 0
+    args = ["optimize", str(MOBILENET), "-o", str(out), "--runs", "0", "--json", "--force"]
+    assert main([*args, "--inputs", str(tmp_path / "set")]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["verified"] and doc["input_sets_compared"] == 1
-    np.save(tmp_path / "bad.npy", x[..., :2])
-    assert main([*args, "--inputs", str(tmp_path / "bad.npy")]) == 2
+    np.savez(tmp_path / "x.npz", anything=x)  # the same set as an .npz (single input)
+    assert main([*args, "--inputs", str(tmp_path / "x.npz")]) == 0
+    capsys.readouterr()
+    np.savez(tmp_path / "bad.npz", x=x[..., :2])
+    assert main([*args, "--inputs", str(tmp_path / "bad.npz")]) == 2
+    assert "shape" in capsys.readouterr().err
+    np.save(tmp_path / "x.npy", x)  # one bare .npy is neither format
+    assert main([*args, "--inputs", str(tmp_path / "x.npy")]) == 2
+    assert "folder of .npy" in capsys.readouterr().err
 
 
 def test_cli_json_keys(tmp_path, capsys):

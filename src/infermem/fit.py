@@ -135,6 +135,16 @@ def _strip(t) -> None:
         t.ClearField(f)
 
 
+def dmo_how(fmt: str) -> str:
+    """What the DMO level means for this format: for `.tflite` TFLM runs the
+    offline plan as written; for ONNX only infermem's own arena executor
+    applies the overlaps (no deployable ONNX runtime takes an external plan)."""
+    if fmt == "tflite":
+        return "outputs over inputs where proven safe for TFLM's kernels (an offline plan)"
+    return ("outputs over inputs where proven safe for infermem's arena executor only: "
+            "no deployable ONNX runtime applies these overlaps")
+
+
 def plan_arena(source: Graph, graph: Graph, order: Sequence[int], strategy: str, dmo: bool,
                alignment: int, time_limit: float) -> int:
     """Arena of `graph` (maybe a what-if of `source`) planned in `order`: the
@@ -197,7 +207,7 @@ def model_needs(graph: Graph, what: WhatIf | None = None, alignment: int = 16,
         levels.append(level("dmo", None, None, f"DMO {why_dmo}"))
     else:
         prev = min(dmo_arena, prev)
-        levels.append(level("dmo", prev, wbytes, "outputs over inputs where proven safe"))
+        levels.append(level("dmo", prev, wbytes, dmo_how(graph.format)))
     levels.append(_int8(graph, g, alignment, time_limit, sched is not None,
                         dmo_arena is not None, flash, structure, persistent, prev))
     return Needs(graph.name, graph.format, alignment, persistent, structure, tuple(levels),

@@ -79,3 +79,38 @@ def plan_model(
 
         prob = with_overlaps(graph, order, prob)
     return PlannedModel(graph, order, prob, plan(prob, strategy, time_limit=time_limit), proven)
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """What `--reorder` did: whether the memory-optimal order differs from the
+    file's, and the live-set peak (no overlaps) of each."""
+
+    changed: bool
+    file_peak_bytes: int
+    peak_bytes: int
+    proven: bool | None  # the order search proved its order optimal
+
+    def describe(self) -> str:
+        how = {True: "proven optimal", False: "best found, not proven", None: ""}[self.proven]
+        if not self.changed:
+            return f"operator order: the file's order is already memory-optimal ({how}); kept"
+        return (f"operator order: changed; live-set peak {self.file_peak_bytes:,} B in the "
+                f"file's order -> {self.peak_bytes:,} B ({how})")
+
+    def to_json(self) -> dict:
+        return {"changed": self.changed, "file_peak_bytes": self.file_peak_bytes,
+                "peak_bytes": self.peak_bytes, "proven": self.proven}
+
+
+def order_change(pm: PlannedModel, alignment: int = 16) -> OrderChange:
+    """Compare `pm`'s order with its graph's file order."""
+    from .planners import lower_bound
+
+    def peak(order: tuple[int, ...]) -> int:
+        return lower_bound(build_problem(pm.graph, order, alignment))
+
+    file_order = tuple(pm.graph.file_order)
+    changed = tuple(pm.order) != file_order
+    return OrderChange(changed, peak(file_order), peak(tuple(pm.order)) if changed else
+                       peak(file_order), pm.order_proven_optimal)

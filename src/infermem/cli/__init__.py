@@ -8,11 +8,15 @@ Modules are discovered, so a new command is one new file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import pkgutil
 import sys
 
+from .. import __version__
 from ..errors import InfermemError
+from ._common import add_quiet_arg
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="infermem",
         description="Profile, plan and shrink the memory of ML inference on small devices.",
     )
+    parser.add_argument("--version", action="version", version=f"infermem {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if mod.name.startswith("_"):
@@ -27,17 +32,51 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"{__name__}.{mod.name}")
         if hasattr(module, "add_parser"):
             module.add_parser(sub)
+    for p in leaf_parsers(parser):
+        add_quiet_arg(p)
     return parser
+
+
+def leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser that runs a command (`tflm measure`, not `tflm`), once each."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [parser]
+    seen: dict[int, argparse.ArgumentParser] = {}
+    for action in subs:
+        for child in action.choices.values():
+            for leaf in leaf_parsers(child):
+                seen.setdefault(id(leaf), leaf)
+    return list(seen.values())
+
+
+@contextlib.contextmanager
+def _quiet(args: argparse.Namespace):
+    """`--quiet`: stdout (unless it carries the JSON asked for) and stderr are
+    silenced while the command runs; errors are printed after it, by `main`."""
+    if not getattr(args, "quiet", False):
+        yield
+        return
+    with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
+        if getattr(args, "json", None) is True:
+            yield
+        else:
+            with contextlib.redirect_stdout(null):
+                yield
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse's own usage errors (2), --help and --version (0)
+        return e.code if isinstance(e.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _quiet(args):
+            return int(args.func(args) or 0)
     except InfermemError as e:
         print(f"infermem: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -1,8 +1,15 @@
-"""Arguments and helpers several subcommands share."""
+"""The shared option vocabulary: every option that more than one subcommand
+takes is defined here, once, with one meaning, one type and one help text.
+
+`tests/test_cli_vocabulary.py` walks every subcommand's parser and checks that
+an option of the same name is the same everywhere.  `--quiet` is added to
+every subcommand by `cli.build_parser`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -37,12 +44,120 @@ def add_input_shape_arg(p: argparse.ArgumentParser) -> None:
 def add_shape_args(p: argparse.ArgumentParser) -> None:
     """--input-shape and --align: what every model command shares."""
     add_input_shape_arg(p)
-    p.add_argument("--align", type=int, default=16, help="arena alignment in bytes (default 16)")
+    add_align_arg(p)
 
 
 def add_model_args(p: argparse.ArgumentParser, what: str = "model file (.onnx or .tflite)") -> None:
     p.add_argument("model", help=what)
     add_shape_args(p)
+
+
+def add_align_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--align", type=int, default=16, metavar="N",
+                   help="arena alignment in bytes, a power of two (default 16, TFLM's)")
+
+
+def add_json_arg(p: argparse.ArgumentParser) -> None:
+    """`--json`: the result as JSON on stdout, for programs (tables otherwise)."""
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def add_output_arg(p: argparse.ArgumentParser, what: str, required: bool = False,
+                   metavar: str = "PATH", aliases: tuple[str, ...] = ()) -> None:
+    """`-o/--output`: the command's main output file (`what` it holds)."""
+    p.add_argument("-o", "--output", *aliases, type=Path, required=required, metavar=metavar,
+                   help=f"write {what} to this file")
+
+
+def add_time_limit_arg(p: argparse.ArgumentParser, default: float = 10.0) -> None:
+    p.add_argument("--time-limit", type=float, default=default, metavar="S",
+                   help="time limit for each plan or order search, seconds (default %(default)g)")
+
+
+def add_quiet_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="print nothing but errors (and the JSON asked for with --json)")
+
+
+class _Strategies:
+    """The registered planner strategies, read when first needed, so that
+    building the parser (and `infermem --help`) does not import the planners."""
+
+    def _names(self) -> list[str]:
+        from ..planners import STRATEGIES
+
+        return sorted(STRATEGIES)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+
+def add_strategy_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strategy", default="best", choices=_Strategies(), metavar="NAME",
+                   help="planner strategy: %(choices)s (default: best)")
+
+
+def add_reorder_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reorder", action="store_true",
+                   help="plan on the memory-optimal operator order "
+                        "(optimize also writes the operators in that order)")
+
+
+def add_dmo_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dmo", action="store_true",
+                   help="let outputs overlap inputs where proven safe "
+                        "(diagonal memory optimisation)")
+
+
+def add_inputs_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--inputs", type=Path, metavar="X.npz|DIR",
+                   help="one input set of your own: an .npz with one array per graph input "
+                        "(by name), or a folder of .npy files (NAME.npy or POSITION.npy); "
+                        "a single-input model takes any one array")
+
+
+def add_runs_arg(p: argparse.ArgumentParser, default: int) -> None:
+    p.add_argument("--runs", type=int, default=default, metavar="N",
+                   help="seeded random input sets to compare (default %(default)d)")
+
+
+def add_seed_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+
+
+def add_timeout_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                   help="seconds one TFLM child process may take (default %(default)g)")
+
+
+def add_device_arg(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--device", action="append", default=[], metavar="NAME",
+                   help=f"a target device by name or alias (repeatable; default: {default})")
+
+
+def add_no_measure_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-measure", dest="measure", action="store_false",
+                   help="for .tflite: do not run TFLite Micro to measure its arena "
+                        "(computed figures only)")
+
+
+def add_arena_size_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--arena-size", type=int, default=None, metavar="BYTES",
+                   help="TFLM arena_size to run with (default: grow until the model fits)")
+
+
+def console(**kwargs):
+    """The Console every command prints with.  On a terminal it fits the
+    terminal; piped or redirected it never wraps (width of the content), so
+    logs stay greppable: no "DEPTHWI/SE_CONV/_2D" breaks."""
+    from rich.console import Console
+
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return Console(**kwargs)
+    return Console(width=100_000, soft_wrap=True, **kwargs)
 
 
 def check_align(align: int, minimum: int = 1) -> None:

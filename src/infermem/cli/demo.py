@@ -3,26 +3,27 @@
 Profile the bundled int8 MobileNet v1, plan its arena with every fast
 strategy, measure what TensorFlow Lite Micro really uses, then write an
 offline plan with diagonal memory optimisation into a copy of the model (in a
-temporary folder, or `--out`), run both in TFLM and require identical outputs.
+temporary folder, or `-o`), run both in TFLM and require identical outputs.
 """
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
-from ._common import add_force_arg, check_outputs
+from ._common import add_force_arg, add_output_arg, check_outputs, console
 
 DEMO_STRATEGIES = ("linear", "tflm", "best-fit", "breadth", "conflicts", "best")
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("demo", help="profile, plan, shrink and verify the bundled example model")
-    p.add_argument("--out", type=Path,
-                   help="also keep the optimized .tflite at this path (default: a temp folder)")
+    add_output_arg(p, "the optimized .tflite (default: a temporary folder, removed)",
+                   metavar="OUT.tflite")
+    p.add_argument("--out", dest="output", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--quick", action="store_true",
                    help="skip the TFLM runs (profile and plans only)")
     add_force_arg(p)
@@ -38,13 +39,13 @@ def run(args) -> int:
     from ..report.profile_table import render_profile
     from ..report.units import human_bytes
 
-    console = Console()
+    out = console()
     path = example_path("tflite")
     if not args.quick:
-        check_outputs([path], args.force, {"--out": args.out})
-    console.print(f"[bold]infermem demo[/bold] on the bundled example {path.name}\n")
+        check_outputs([path], args.force, {"-o": args.output})
+    out.print(f"[bold]infermem demo[/bold] on the bundled example {path.name}\n")
     graph = load(path)
-    render_profile(profile(graph), console)
+    render_profile(profile(graph), out)
     problem = build_problem(graph, graph.file_order)
     table = Table(title="arena plans, computed (every plan validated)")
     for col in ("strategy", "arena", "bytes", "vs lower bound", "time"):
@@ -53,13 +54,13 @@ def run(args) -> int:
         p = plan(problem, name)
         table.add_row(name, human_bytes(p.arena_bytes), f"{p.arena_bytes:,}",
                       f"{p.gap:+.1%}", f"{p.seconds * 1000:.1f} ms")
-    console.print(table)
+    out.print(table)
     if args.quick:
         return 0
-    return _shrink_and_verify(path, args.out, args.force, console)
+    return _shrink_and_verify(path, args.output, args.force, out)
 
 
-def _shrink_and_verify(path: Path, out: Path | None, force: bool, console: Console) -> int:
+def _shrink_and_verify(path: Path, out: Path | None, force: bool, console) -> int:
     from ..outputs import written
     from ..tflm import optimize
 
@@ -81,6 +82,6 @@ def _shrink_and_verify(path: Path, out: Path | None, force: bool, console: Conso
             f"[bold green]{saving:.1%} less RAM[/bold green] for the tensor arena; outputs "
             f"identical on {r.verification.input_sets} seeded inputs; the plan is in the "
             f"model's OfflineMemoryAllocation metadata"
-            + (f": {dst}" if out else " (written to a temporary folder; keep it with --out)")
+            + (f": {dst}" if out else " (written to a temporary folder; keep it with -o)")
         )
     return 0

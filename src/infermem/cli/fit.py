@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 
-from rich.console import Console
-
-from ._common import add_shape_args, shape_json
+from ._common import (
+    add_device_arg,
+    add_json_arg,
+    add_no_measure_arg,
+    add_shape_args,
+    add_time_limit_arg,
+    console,
+    shape_json,
+)
 from ._whatif import add_whatif_args, whatif_from_args
 
 
@@ -14,22 +20,19 @@ def add_parser(sub) -> None:
     p = sub.add_parser("fit", help="RAM and flash per optimisation level, checked against devices")
     p.add_argument("model", nargs="?", help="model file (.onnx or .tflite)")
     add_shape_args(p)
-    p.add_argument("--device", action="append", default=[], metavar="NAME",
-                   help="a target by name or alias (repeatable; default: every device)")
+    add_device_arg(p, "every device")
     p.add_argument("--devices", action="append", default=[], metavar="FILE",
                    help="a TOML file of your own targets, merged with the bundled ones")
     p.add_argument("--kind", choices=("mcu", "board", "sbc"), help="only devices of this kind")
     p.add_argument("--list-devices", action="store_true", help="list the known devices and exit")
-    p.add_argument("--time-limit", type=float, default=5.0, metavar="S",
-                   help="time limit per plan / order search, seconds (default 5)")
-    p.add_argument("--no-measure", action="store_true",
-                   help="for .tflite: do not run TFLM to measure its arena and persistent tail")
+    add_time_limit_arg(p, 5.0)
+    add_no_measure_arg(p)
     p.add_argument("--budget", metavar="SIZE",
                    help="a memory budget (512MB, 256KiB, 1.5GB; powers of 1024): checked as "
                         "one more target, or the limit for --max-batch")
     p.add_argument("--max-batch", action="store_true",
                    help="the largest batch whose best plan (arena + weights) fits --budget")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_json_arg(p)
     add_whatif_args(p)
     p.set_defaults(func=run)
 
@@ -64,14 +67,14 @@ def _fit(args, devices) -> int:
 
     graph = load_graph(args)
     needs = model_needs(graph, whatif_from_args(args), args.align, args.time_limit,
-                        measure=not args.no_measure)
+                        measure=args.measure)
     report = fit(needs, devices)
     if args.json:
         print(json.dumps({**to_json(report), **shape_json(graph.meta)}, indent=2))
         return 0
-    console = Console()
-    render_needs(report, console)
-    render_devices(report, console)
+    out = console()
+    render_needs(report, out)
+    render_devices(report, out)
     return 0
 
 
@@ -84,7 +87,7 @@ def _max_batch(args, budget: int) -> int:
     if args.json:
         print(json.dumps(max_batch_json(r), indent=2))
     else:
-        render_max_batch(r, Console())
+        render_max_batch(r, console())
     return 0
 
 
@@ -108,5 +111,5 @@ def _list(catalog, as_json: bool) -> int:
         table.add_row(d.name, d.kind, human_bytes(d.sram_bytes), human_bytes(d.flash_bytes),
                       human_bytes(d.external_ram_bytes), human_bytes(d.external_flash_bytes),
                       d.source)
-    Console().print(table)
+    console().print(table)
     return 0

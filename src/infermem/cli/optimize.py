@@ -4,11 +4,25 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from rich.console import Console
-
-from ._common import add_force_arg, add_model_args, check_align, check_outputs, print_shape_notes
+from ._common import (
+    add_dmo_arg,
+    add_force_arg,
+    add_inputs_arg,
+    add_json_arg,
+    add_model_args,
+    add_output_arg,
+    add_reorder_arg,
+    add_runs_arg,
+    add_seed_arg,
+    add_strategy_arg,
+    add_time_limit_arg,
+    add_timeout_arg,
+    check_align,
+    check_outputs,
+    console,
+    print_shape_notes,
+)
 
 
 def add_parser(sub) -> None:
@@ -17,27 +31,20 @@ def add_parser(sub) -> None:
         help="write an arena plan into a copy of a .tflite model (TFLM OfflineMemoryAllocation)",
     )
     add_model_args(p, "a .tflite model (never modified)")
-    p.add_argument("-o", "--output", required=True, type=Path, help="the planned model to write")
-    p.add_argument("--strategy", default="best", help="planner strategy (default: best)")
-    p.add_argument("--time-limit", type=float, default=10.0, metavar="S",
-                   help="time limit for exact/search strategies, seconds")  # fmt: skip
+    add_output_arg(p, "the planned model", required=True, metavar="OUT.tflite")
+    add_strategy_arg(p)
+    add_time_limit_arg(p)
     p.add_argument("--preserve-inputs", action="store_true",
                    help="keep graph inputs intact after inference")  # fmt: skip
-    p.add_argument("--reorder", action="store_true",
-                   help="also rewrite the operators in the lowest-peak order")  # fmt: skip
-    p.add_argument("--dmo", action="store_true",
-                   help="let outputs overlap inputs where proven safe (diagonal memory "
-                        "optimisation)")  # fmt: skip
+    add_reorder_arg(p)
+    add_dmo_arg(p)
     p.add_argument("--no-verify", dest="verify", action="store_false",
                    help="write without running original and planned model in TFLM")  # fmt: skip
-    p.add_argument("--runs", type=int, default=3, metavar="N",
-                   help="seeded random input sets to compare (default 3)")  # fmt: skip
-    p.add_argument("--inputs", nargs="+", metavar="X.npy", default=[],
-                   help="one more input set: one .npy per model input")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
-                   help="seconds one TFLM child process may take (default 120)")  # fmt: skip
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_runs_arg(p, 3)
+    add_inputs_arg(p)
+    add_seed_arg(p)
+    add_timeout_arg(p)
+    add_json_arg(p)
     add_force_arg(p)
     p.set_defaults(func=run)
 
@@ -50,7 +57,7 @@ def run(args) -> int:
     from ..tflm._model import read_model
     from ..tflm.inputs import load_inputs, tflm_input_shapes
 
-    check_outputs([args.model, *args.inputs], args.force, {"-o": args.output})
+    check_outputs([args.model, *filter(None, [args.inputs])], args.force, {"-o": args.output})
     if args.runs < 0:
         raise BadInput(f"--runs must be >= 0, got {args.runs}")
     if args.inputs and not args.verify:
@@ -90,7 +97,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
-    c = Console()
+    c = console()
     c.print(
         f"[bold]{args.model}[/bold] -> [bold]{r.output}[/bold]: planned arena head "
         f"{human_bytes(r.planned_arena_bytes)} ({r.planned_arena_bytes:,} B, strategy "

@@ -5,38 +5,37 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rich.console import Console
-
-from ._common import add_force_arg, add_model_args, check_outputs, load_graph, shape_json
+from ._common import (
+    add_dmo_arg,
+    add_force_arg,
+    add_json_arg,
+    add_model_args,
+    add_output_arg,
+    add_reorder_arg,
+    add_strategy_arg,
+    add_time_limit_arg,
+    check_outputs,
+    console,
+    load_graph,
+    shape_json,
+)
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("plan", help="plan the arena: offsets per tensor, validated")
     add_model_args(p)
-    p.add_argument("--strategy", default="best", help="planner strategy (default: best)")
-    p.add_argument(
-        "--time-limit",
-        type=float,
-        default=10.0,
-        metavar="S",
-        help="time limit for exact/search strategies, seconds",
-    )
-    p.add_argument(
-        "--reorder", action="store_true", help="plan on the memory-optimal operator order"
-    )
-    p.add_argument(
-        "--dmo",
-        action="store_true",
-        help="let outputs overlap inputs where proven safe (diagonal memory optimisation)",
-    )
+    add_strategy_arg(p)
+    add_time_limit_arg(p)
+    add_reorder_arg(p)
+    add_dmo_arg(p)
     p.add_argument(
         "--explain",
         action="store_true",
         help="with --dmo: per operator, the overlap proven, its method, and the "
         "overlap the plan uses",
     )
-    p.add_argument("--json", action="store_true", help="print the plan as JSON")
-    p.add_argument("-o", "--output", type=Path, help="write the plan JSON to this file")
+    add_json_arg(p)
+    add_output_arg(p, "the plan as JSON", metavar="PLAN.json")
     p.add_argument("--header", type=Path, help="write a C header with the offsets")
     p.add_argument("--plot", type=Path,
                    help="draw the arena layout to this image (.png, .svg or .pdf)")
@@ -46,7 +45,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..outputs import write_text, written
-    from ..planning import plan_model
+    from ..planning import order_change, plan_model
     from ..report.layout_plot import check_plot_path
     from ..report.plan_export import plan_to_header, plan_to_json
     from ..report.units import human_bytes
@@ -62,6 +61,8 @@ def run(args) -> int:
 
     stored = stored_plan_of(graph)
     doc["stored_offline_plan"] = stored.to_json() if stored else None
+    change = order_change(pm, args.align) if args.reorder else None
+    doc["order_change"] = change.to_json() if change else None
     rows = None
     if args.explain:
         if not args.dmo:
@@ -88,18 +89,20 @@ def run(args) -> int:
     optimal = {True: "proven optimal", False: "not proven optimal", None: ""}[p.optimal]
     if p.optimal and p.gap > 0:
         optimal = "proven optimal by the solver (overlaps make the bound weaker)"
-    Console().print(
+    console().print(
         f"[bold]{graph.name}[/bold]: arena {human_bytes(p.arena_bytes)} ({p.arena_bytes:,} B) "
         f"with strategy {p.strategy}; live-set lower bound {p.lower_bound_bytes:,} B, "
         f"gap {p.gap:.2%} {optimal}; {len(pm.problem.buffers)} buffers, validated, "
         f"{p.seconds * 1000:.1f} ms"
     )
+    if change is not None:
+        console(highlight=False).print(change.describe())
     if stored is not None:
-        Console(highlight=False).print(
+        console(highlight=False).print(
             stored.describe() + "; `infermem optimize` would replace it with this plan",
             soft_wrap=True)
     if rows is not None:
         from ..overlap.report import render_explain
 
-        render_explain(rows, Console())
+        render_explain(rows, console())
     return 0

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
-from rich.console import Console
-
-from ._common import add_model_args, load_graph, shape_json
+from ._common import (
+    add_json_arg,
+    add_model_args,
+    console,
+    load_graph,
+    shape_json,
+)
 from ._whatif import add_whatif_args, whatif_from_args
 
 
@@ -14,7 +18,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("profile",
                        help="static memory profile: live arena per operator, peak, weights")
     add_model_args(p)
-    p.add_argument("--json", action="store_true", help="print the profile as JSON")
+    add_json_arg(p)
     p.add_argument("--sparsity", action="store_true",
                    help="per weight tensor: zero fraction, bytes dense / CSR / bitmask")
     add_whatif_args(p)
@@ -43,13 +47,13 @@ def run(args) -> int:
         doc["stored_offline_plan"] = stored.to_json() if stored else None
         print(json.dumps(doc, indent=2))
         return 0
-    console = Console()
-    render_profile(prof, console)
+    out = console()
+    render_profile(prof, out)
     if rows is not None:
-        render_sparsity(rows, console, f"{graph.name}: weight sparsity"
+        render_sparsity(rows, out, f"{graph.name}: weight sparsity"
                         + (f" after pruning {what.prune:.0%}" if what.prune is not None else ""))
     if stored is not None:
-        console.print(stored.describe(), soft_wrap=True, highlight=False)
+        out.print(stored.describe(), soft_wrap=True, highlight=False)
     if what.active:
-        console.print(f"[yellow]{what.describe()}[/yellow]")
+        out.print(f"[yellow]{what.describe()}[/yellow]")
     return 0

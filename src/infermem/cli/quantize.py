@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from rich.console import Console
-
-from ._common import add_force_arg, check_outputs, parse_input_shape
+from ._common import (
+    add_force_arg,
+    add_input_shape_arg,
+    add_json_arg,
+    add_output_arg,
+    add_seed_arg,
+    check_outputs,
+    console,
+)
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("quantize", help="int8-quantize an ONNX model with onnxruntime; report "
                                         "weights, arena and output error before/after")
     p.add_argument("model", help="float ONNX model (.onnx); never modified")
-    p.add_argument("-o", "--output", required=True, type=Path, help="where to write the result")
+    add_output_arg(p, "the quantized model", required=True, metavar="OUT.onnx")
     p.add_argument("--calibration", default="16", metavar="DIR|N",
                    help="folder of .npy/.npz samples, or N seeded random inputs (default 16)")
     p.add_argument("--weights-only", action="store_true",
                    help="dynamic quantization: int8 weights, activations quantized at run time")
     p.add_argument("--per-tensor", action="store_true",
                    help="one scale per weight tensor instead of per output channel")
-    p.add_argument("--seed", type=int, default=0, help="seed for random calibration inputs")
-    p.add_argument("--input-shape", action="append", type=parse_input_shape, default=[],
-                   metavar="NAME=DxDxD", help="fix a dynamic input's shape (repeatable)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_seed_arg(p)
+    add_input_shape_arg(p)
+    add_json_arg(p)
     add_force_arg(p)
     p.set_defaults(func=run)
 
@@ -42,5 +46,5 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(quantize_json(r), indent=2))
     else:
-        render_quantize(r, Console())
+        render_quantize(r, console())
     return 0

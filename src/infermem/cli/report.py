@@ -6,23 +6,31 @@ file through the output guard (`outputs`) and confirms it on stderr.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from ._common import add_force_arg, add_model_args, check_outputs, print_shape_notes
+from ._common import (
+    add_device_arg,
+    add_force_arg,
+    add_model_args,
+    add_no_measure_arg,
+    add_output_arg,
+    add_strategy_arg,
+    add_time_limit_arg,
+    check_outputs,
+    print_shape_notes,
+)
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("report", help="write a self-contained HTML memory report for a model")
     add_model_args(p)
-    p.add_argument("-o", "--output", type=Path, metavar="OUT.html", required=True,
-                   help="the page to write (never the model file)")
-    p.add_argument("--strategy", default="best", help="infermem's planner strategy (default: best)")
-    p.add_argument("--time-limit", type=float, default=5.0, metavar="S",
-                   help="time limit per plan / order search, seconds (default 5)")
-    p.add_argument("--no-tflm", dest="tflm", action="store_false",
-                   help="for .tflite: do not run TFLite Micro to measure its arena")
-    p.add_argument("--device", action="append", default=[], metavar="NAME",
-                   help="a target for the fit table (repeatable; default: a spread of seven)")
+    add_output_arg(p, "the HTML page", required=True, metavar="OUT.html")
+    add_strategy_arg(p)
+    add_time_limit_arg(p, 5.0)
+    add_no_measure_arg(p)
+    p.add_argument("--no-tflm", dest="measure", action="store_false", help=argparse.SUPPRESS)
+    add_device_arg(p, "a spread of seven")
     add_force_arg(p)
     p.set_defaults(func=run)
 
@@ -35,7 +43,7 @@ def run(args) -> int:
 
     model = Path(args.model)
     check_outputs([model], args.force, {"-o": args.output})
-    data = gather(model, args.strategy, args.time_limit, args.align, args.tflm, args.device,
+    data = gather(model, args.strategy, args.time_limit, args.align, args.measure, args.device,
                   dict(args.input_shape))
     print_shape_notes(data.graph.meta.get("shape_notes", ()))
     page = render(data)

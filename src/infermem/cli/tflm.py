@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 
-from rich.console import Console
 from rich.table import Table
 
-from ._common import add_model_args, check_align, print_shape_notes
+from ._common import (
+    add_arena_size_arg,
+    add_json_arg,
+    add_model_args,
+    add_timeout_arg,
+    check_align,
+    console,
+    print_shape_notes,
+)
 
 
 def add_parser(sub) -> None:
@@ -18,13 +25,12 @@ def add_parser(sub) -> None:
         help="run the model in TFLM and report head, tail, total and the minimum arena_size",
     )
     add_model_args(m, "a .tflite model")
-    m.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_json_arg(m)
     m.add_argument(
         "--no-bisect", action="store_true", help="skip the search for the minimum arena_size"
     )
-    m.add_argument("--arena", type=int, help="arena_size to run with (default: grow until it fits)")
-    m.add_argument("--timeout", type=float, default=120.0, metavar="S",
-                   help="seconds one TFLM child process may take (default 120)")  # fmt: skip
+    add_arena_size_arg(m)
+    add_timeout_arg(m)
     m.set_defaults(func=run_measure)
 
 
@@ -35,11 +41,12 @@ def run_measure(args) -> int:
     from ..tflm.inputs import tflm_input_shapes
     from ..tflm.stored import predict_head
 
-    if args.arena is not None and args.arena <= 0:
-        raise BadInput(f"--arena must be positive, got {args.arena}")
+    if args.arena_size is not None and args.arena_size <= 0:
+        raise BadInput(f"--arena-size must be positive, got {args.arena_size}")
     check_align(args.align, 16)
     shapes = tflm_input_shapes(args.model, dict(args.input_shape))
-    arena = measure(args.model, bisect=not args.no_bisect, arena=args.arena, timeout=args.timeout)
+    arena = measure(args.model, bisect=not args.no_bisect, arena=args.arena_size,
+                    timeout=args.timeout)
     predicted, stored = predict_head(args.model, args.align)
     doc = {
         "model": args.model,
@@ -69,7 +76,7 @@ def run_measure(args) -> int:
     ]
     for name, n in rows:
         t.add_row(name, "-" if n is None else f"{n:,}", human_bytes(n))
-    c = Console()
+    c = console()
     c.print(t)
     if stored is not None:
         c.print(stored.describe(), soft_wrap=True)

@@ -8,27 +8,38 @@ import json
 from pathlib import Path
 
 from ..errors import BadInput
-from ._common import add_model_args, load_graph, shape_json
+from ._common import (
+    add_dmo_arg,
+    add_inputs_arg,
+    add_json_arg,
+    add_model_args,
+    add_reorder_arg,
+    add_runs_arg,
+    add_seed_arg,
+    add_strategy_arg,
+    add_time_limit_arg,
+    console,
+    load_graph,
+    shape_json,
+)
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "verify", help="prove a plan: run the ONNX model in its arena, compare with onnxruntime"
+        "verify", help="prove a plan: run an ONNX model in its arena, compare with onnxruntime"
     )
-    add_model_args(p)
-    p.add_argument("--plan", type=Path, help="plan JSON written by `infermem plan -o`")
-    p.add_argument("--strategy", default="best",
-                   help="planner strategy when no --plan is given (default: best)")
-    p.add_argument("--time-limit", type=float, default=10.0, metavar="S",
-                   help="time limit for exact/search strategies, seconds")
-    p.add_argument("--reorder", action="store_true",
-                   help="plan on the memory-optimal operator order (no --plan)")
-    p.add_argument("--dmo", action="store_true",
-                   help="plan with the proven-safe output/input overlaps (no --plan)")
-    p.add_argument("--inputs", type=Path, help=".npz with one array per graph input")
-    p.add_argument("--runs", type=int, default=1, help="seeded random input sets (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="first random seed (default 0)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_model_args(p, "model file (.onnx only: infermem's arena executor runs ONNX; a .tflite "
+                      "plan is proven in TFLM by `infermem optimize`)")
+    p.add_argument("--plan", type=Path, metavar="PLAN.json",
+                   help="plan JSON written by `infermem plan -o` (instead of planning here)")
+    add_strategy_arg(p)
+    add_time_limit_arg(p)
+    add_reorder_arg(p)
+    add_dmo_arg(p)
+    add_inputs_arg(p)
+    add_runs_arg(p, 1)
+    add_seed_arg(p)
+    add_json_arg(p)
     p.set_defaults(func=run)
 
 
@@ -59,11 +70,10 @@ def run(args) -> int:
     if args.json:
         print(json.dumps({**report.to_dict(), **shape_json(graph.meta)}, indent=2))
     else:
-        from rich.console import Console
         from rich.markup import escape
 
         style = "green" if report.ok else "bold red"
-        Console(highlight=False).print(f"[{style}]{escape(report.summary())}[/{style}]",
+        console(highlight=False).print(f"[{style}]{escape(report.summary())}[/{style}]",
                                        soft_wrap=True)
     return 0 if report.ok else 1
 

@@ -12,7 +12,11 @@ Runs inside the monitored child; module-level imports stay standard-library.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import sys
+import tempfile
 from dataclasses import dataclass
 
 from ..errors import BadInput
@@ -141,22 +145,55 @@ class _LiteRT(Session):
         self._it.invoke()
 
 
+@contextlib.contextmanager
+def _c_stderr():
+    """Hold back what C code prints on fd 2 while TFLM builds its interpreter
+    (its "Failed to allocate ... missing: N" lines, "Input index 1 out of
+    range" while inputs are counted); yields a function that returns it, so a
+    failure can be one clear message instead."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as buf:
+        os.dup2(buf.fileno(), 2)
+
+        def text() -> str:
+            buf.seek(0)
+            return buf.read().decode(errors="replace")
+
+        try:
+            yield text
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 class _Tflm(Session):
     def __init__(self, mod, data: bytes, shapes, arena_size, threads):
-        self._it = mod.Interpreter.from_bytes(data, arena_size=arena_size)
-        self.inputs = []
+        with _c_stderr() as printed:
+            try:
+                self._it = mod.Interpreter.from_bytes(data, arena_size=arena_size)
+                self.inputs = self._input_specs()
+            except Exception as e:
+                if "allocate tensors" in str(e):
+                    raise
+                lines = printed().strip().splitlines()
+                raise RuntimeError(f"{e}{'; TFLM printed: ' + lines[-1] if lines else ''}") from e
+        _check_names(shapes, [s.name for s in self.inputs])
+        for s in self.inputs:
+            if s.name in shapes and shapes[s.name] != s.shape:
+                raise BadInput(f"TFLM cannot resize inputs: {s.name} is {list(s.shape)}")
+
+    def _input_specs(self) -> list[InputSpec]:
+        inputs = []
         for k in range(1 << 16):
             try:
                 d = self._it.get_input_details(k)
             except IndexError:
                 break
-            self.inputs.append(
+            inputs.append(
                 InputSpec(f"input_{k}", tuple(int(x) for x in d["shape"]), d["dtype"].__name__)
             )
-        _check_names(shapes, [s.name for s in self.inputs])
-        for s in self.inputs:
-            if s.name in shapes and shapes[s.name] != s.shape:
-                raise BadInput(f"TFLM cannot resize inputs: {s.name} is {list(s.shape)}")
+        return inputs
 
     def run(self, feeds):
         for k, x in enumerate(feeds):
@@ -174,6 +211,12 @@ def create_session(runtime, module, data, shapes, arena_size=None, threads=None)
     except BadInput:
         raise
     except Exception as e:
+        if runtime == "tflm" and "allocate tensors" in str(e):
+            given = f"arena_size={arena_size:,} B" if arena_size else "the default arena_size"
+            raise BadInput(
+                f"the TFLM arena is too small: {given} cannot hold the model's tensors; "
+                "give a larger --arena-size (`infermem tflm measure MODEL` reports the "
+                "smallest that works)") from None
         raise BadInput(f"{runtime} could not load the model: {type(e).__name__}: {e}") from None
 
 

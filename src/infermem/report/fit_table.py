@@ -15,6 +15,15 @@ SHORT = {"runtime": "runtime", "infermem": "infermem", "reorder": "+reorder", "d
          "int8": "+int8"}
 
 
+FLASH_EXCLUDES = ("the runtime's own code (interpreter, kernels) and your application are not "
+                  "included: add their size from your firmware build")
+
+
+def short_label(level: str, fmt: str) -> str:
+    """Column label of a level; ONNX DMO is marked as the executor's alone."""
+    return "+DMO (executor)" if level == "dmo" and fmt != "tflite" else SHORT[level]
+
+
 def render_needs(report: FitReport, console: Console) -> None:
     n = report.needs
     table = Table(title=f"{n.model} ({n.format}): memory needed at each level",
@@ -33,7 +42,8 @@ def render_needs(report: FitReport, console: Console) -> None:
     console.print(
         f"RAM needed = arena + runtime persistent data {human_bytes(n.persistent.bytes)} "
         f"({n.persistent.source}).\nFlash needed = weights + model structure "
-        f"{human_bytes(n.structure_bytes)} (the model file without its weights)."
+        f"{human_bytes(n.structure_bytes)} (the model file without its weights); "
+        f"{FLASH_EXCLUDES}."
     )
     if n.whatif:
         console.print(f"[yellow]{n.whatif}[/yellow]")
@@ -42,11 +52,13 @@ def render_needs(report: FitReport, console: Console) -> None:
 def render_devices(report: FitReport, console: Console) -> None:
     table = Table(title="fits? on-chip SRAM and flash ('ext': only with the board's "
                         "external RAM / flash)", box=box.SIMPLE_HEAD)
-    table.add_column("device", ratio=1)
+    width = max((len(f.device.name) for f in report.devices), default=6)
+    table.add_column("device", no_wrap=True, min_width=width)  # names are never cut
     table.add_column("SRAM", justify="right", no_wrap=True)
     table.add_column("flash", justify="right", no_wrap=True)
     for name in LEVELS:
-        table.add_column(SHORT[name], justify="center", no_wrap=True)
+        table.add_column(short_label(name, report.needs.format), justify="center",
+                         no_wrap=True)
     for f in report.devices:
         d = f.device
         cells = [_cell(f.fits[n], f.fits_external[n]) for n in LEVELS]

@@ -8,7 +8,6 @@ refused with the first name that does not fit.
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,17 +72,8 @@ def read_plan(path: Path, graph: Graph) -> PlanFile:
 
 
 def load_inputs(path: Path, graph: Graph) -> dict[str, np.ndarray]:
-    """Arrays by graph input name from an .npz (a single array may have any name
-    when the model has a single input)."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise BadInput(f"{path}: not a readable .npz of arrays ({e})") from None
-    if len(graph.inputs) == 1 and len(arrays) == 1:
-        return {graph.inputs[0]: next(iter(arrays.values()))}
-    missing = [n for n in graph.inputs if n not in arrays]
-    if missing:
-        raise BadInput(f"{path}: no array for graph input {missing[0]!r} (has "
-                       f"{sorted(arrays)})")
-    return {n: arrays[n] for n in graph.inputs}
+    """Arrays by graph input name from one input set (`inputfiles`: an .npz or a
+    folder of .npy; a single-input model takes any one array)."""
+    from ..inputfiles import read_inputs
+
+    return dict(zip(graph.inputs, read_inputs(path, graph.inputs), strict=True))

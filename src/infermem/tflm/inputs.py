@@ -51,22 +51,20 @@ def random_inputs(model: TflmModel, seed: int) -> list[np.ndarray]:
     return out
 
 
-def load_inputs(model: TflmModel, paths: Sequence[str | Path]) -> list[np.ndarray]:
-    """One user-given input set from `.npy` files, one file per graph input, checked
-    against the model's input shapes and types (a mismatch is BadInput)."""
-    specs = input_specs(model)
-    if len(paths) != len(specs):
-        raise BadInput(f"the model has {len(specs)} input(s) but {len(paths)} .npy file(s) given")
+def load_inputs(model: TflmModel, path: str | Path) -> list[np.ndarray]:
+    """One user-given input set (`inputfiles`: an .npz or a folder of .npy),
+    checked against the model's input shapes and types (a mismatch is BadInput)."""
+    from ..inputfiles import read_inputs
+
+    names = [model.main.tensors[i].name for i in model.main.inputs]
     out = []
-    for p, (shape, dtype) in zip(paths, specs, strict=True):
-        try:
-            x = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise BadInput(f"{p}: not a readable .npy array ({e})") from None
+    for x, name, (shape, dtype) in zip(read_inputs(path, names), names, input_specs(model),
+                                       strict=True):
         if tuple(x.shape) != tuple(shape):
-            raise BadInput(f"{p}: shape {tuple(x.shape)} but the model input is {tuple(shape)}")
+            raise BadInput(f"{path}: input {name!r} has shape {tuple(x.shape)}; the model "
+                           f"takes {tuple(shape)}")
         if x.dtype != dtype:
-            raise BadInput(f"{p}: dtype {x.dtype} but the model input is {dtype}")
+            raise BadInput(f"{path}: input {name!r} has dtype {x.dtype}; the model takes {dtype}")
         out.append(np.ascontiguousarray(x))
     return out
 

@@ -156,6 +156,8 @@ def run(
             if child.result and child.result.get("ok"):
                 break
             bigger = None if arena else _bigger_arena(child, size)
+            if arena and _MISSING.search(child.stderr) and child.result:
+                raise Failure(too_small(path, size))
             if bigger is None:
                 raise Failure(f"{path}: " + _why(child, f"running with arena_size={size}", timeout))
             size = bigger
@@ -170,6 +172,16 @@ def run(
             f"{path}: TFLM did not print its allocation report; it printed:\n" + _tail(child.stderr)
         )
     return TflmRun(outputs, found["head"], found["tail"], found["total"], size, child.stderr)
+
+
+def too_small(path, size: int) -> str:
+    """The one-line message for an arena TFLM cannot fit the model into, in place
+    of TFLM's own C-level lines ("Failed to allocate ... missing: N", which
+    name only the first allocation that failed, not what the model needs)."""
+    return (f"{path}: arena_size={size:,} B is too small for this model (TFLM could not "
+            f"allocate its tensors); give a larger --arena-size, or none to let infermem grow "
+            f"it until the model fits (`infermem tflm measure MODEL` reports the smallest "
+            f"that works)")
 
 
 def _bigger_arena(child: _Child, size: int) -> int | None:
