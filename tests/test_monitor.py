@@ -159,8 +159,9 @@ def test_16k_per_inference_leak_is_flagged_within_200_runs():
     show a leak into heap pages the process already freed (a long-lived pytest
     process has plenty), so the loop must not inherit another test's heap."""
     code = LEAK_CHILD.format(tests=str(Path(__file__).parent))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     v = json.loads(out.stdout.strip().splitlines()[-1])
     assert v["detected"], v["reason"]
     # 16 KiB of data plus the array header and the monitor's own event records

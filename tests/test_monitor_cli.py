@@ -59,7 +59,7 @@ def largest_working_set(path: Path) -> int:
 
 def test_onnxruntime_phases_and_first_inference_extra(tmp_path, capsys):
     out, png = tmp_path / "m.json", tmp_path / "timeline.png"
-    rc = cli(str(SQUEEZENET), "--runs", "12", "--warmup", "2", "--json", str(out), "--plot",
+    rc = cli(str(SQUEEZENET), "--runs", "12", "--warmup", "2", "--json-out", str(out), "--plot",
              str(png))  # fmt: skip
     assert rc == 0
     d = json.loads(out.read_text())
@@ -125,7 +125,7 @@ def test_command_with_phases_and_a_16k_leak(tmp_path):
     app.write_text(textwrap.dedent(LEAKY_APP))
     out = tmp_path / "cmd.json"
     model = FIXTURES / "ds_cnn_f32.onnx"
-    rc = cli("--json", str(out), "--", sys.executable, str(app), str(model))
+    rc = cli("--json-out", str(out), "--", sys.executable, str(app), str(model))
     assert rc == 0
     d = json.loads(out.read_text())
     assert [p["name"] for p in d["phases"]] == ["load", "steady", "postprocess"]
@@ -162,7 +162,7 @@ def test_dynamic_input_needs_a_shape():
 def test_failing_command_keeps_its_partial_timeline(tmp_path, capsys):
     out, png = tmp_path / "f.json", tmp_path / "f.png"
     code = "import sys, time; x = bytearray(30_000_000); time.sleep(0.1); sys.exit(3)"
-    rc = cli("--json", str(out), "--plot", str(png), "--", sys.executable, "-c", code)
+    rc = cli("--json-out", str(out), "--plot", str(png), "--", sys.executable, "-c", code)
     assert rc == 1
     err = capsys.readouterr().err
     assert "exited with status 3" in err and "partial timeline saved" in err
@@ -178,7 +178,7 @@ def test_model_that_fails_to_load(tmp_path):
     out = tmp_path / "b.json"
     proc = subprocess.run(
         [sys.executable, "-c", "import sys; from infermem.cli import main; sys.exit(main())",
-         "monitor", str(bad), "--json", str(out)],
+         "monitor", str(bad), "--json-out", str(out)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
@@ -190,7 +190,7 @@ def test_model_that_fails_to_load(tmp_path):
 
 def test_tflite_runtime_on_a_non_tflite_file_and_a_crashing_arena(tmp_path, capsys):
     assert cli(str(FIXTURES / "ds_cnn_f32.onnx"), "--runtime", "tflm") == 2
-    assert "not a TFLite flatbuffer" in capsys.readouterr().err
+    assert "tflm runs .tflite files" in capsys.readouterr().err
     assert cli(str(TFLITE), "--runtime", "tflm", "--arena-size", "64", "--runs", "3") == 1
     err = capsys.readouterr().err
     assert "signal SIGSEGV" in err and "--arena-size" in err
@@ -202,7 +202,7 @@ def test_runtime_not_installed(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
     python = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     out = tmp_path / "n.json"
-    rc = cli(str(FIXTURES / "ds_cnn_f32.onnx"), "--python", str(python), "--json", str(out))
+    rc = cli(str(FIXTURES / "ds_cnn_f32.onnx"), "--python", str(python), "--json-out", str(out))
     assert rc == 2
     d = json.loads(out.read_text())
     assert (
@@ -232,7 +232,10 @@ def test_timeout_stops_a_hanging_command(tmp_path, capsys):
 def test_interval_sets_the_sampling_period(interval, tmp_path):
     out = tmp_path / "i.json"
     code = "import time; time.sleep(0.4)"
-    assert cli("--interval-ms", interval, "--json", str(out), "--", sys.executable, "-c", code) == 0
+    assert (
+        cli("--interval-ms", interval, "--json-out", str(out), "--", sys.executable, "-c", code)
+        == 0
+    )
     t = np.asarray(json.loads(out.read_text())["timeline"]["t_s"])
     period = float(np.median(np.diff(t)))
     assert float(interval) / 1e3 * 0.8 <= period <= float(interval) / 1e3 * 2.5

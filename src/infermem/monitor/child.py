@@ -85,6 +85,8 @@ def drive(mon: Monitor, args: SimpleNamespace) -> None:
         session = runtimes.create_session(
             args.runtime, module, data, _shapes(args.input_shape), args.arena_size, args.threads
         )
+    for key, value in session.facts().items():
+        mon.info(key, value)
     mon.info("runtime", args.runtime)
     mon.info("runtime_version", getattr(module, "__version__", "") or _version(args.runtime))
     mon.info("inputs", "; ".join(f"{s.name}: {s.dtype}{list(s.shape)}" for s in session.inputs))

@@ -32,6 +32,11 @@ DEFAULT_MIN_RUNS = 10
 
 @dataclass(frozen=True)
 class LeakVerdict:
+    """A leak verdict.  `per` is the unit of the slope: "run" (one value per
+    marked iteration) or "s" (RSS over time, for a program with no markers);
+    the `*_per_run` fields then hold bytes per second, and `to_dict` names
+    them `*_per_s`."""
+
     detected: bool
     assessed: bool
     slope_bytes_per_run: float | None
@@ -44,9 +49,19 @@ class LeakVerdict:
     runs_used: int
     total_growth_bytes: int | None
     reason: str
+    per: str = "run"
+    series: str = "rss"  # which memory the slope is of: "rss" or "uss"
+    window_s: tuple[float, float] | None = None  # time verdicts: the span judged
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.per != "run":
+            d = {k.replace("_per_run", f"_per_{self.per}"): v for k, v in d.items()}
+            d["runs_used"] = None
+            d["points_used"] = self.runs_used
+        if self.window_s is None:
+            d.pop("window_s")
+        return d
 
 
 def _z(confidence: float) -> float:
@@ -58,14 +73,17 @@ def _z(confidence: float) -> float:
     return (lo + hi) / 2
 
 
-def _pair_slopes(y: np.ndarray) -> np.ndarray:
+def _pair_slopes(y: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
+    """Slopes of all pairs; x (strictly increasing) defaults to the index."""
     i, j = np.triu_indices(len(y), k=1)
-    return (y[j] - y[i]) / (j - i)
+    dx = (j - i) if x is None else (x[j] - x[i])
+    return (y[j] - y[i]) / dx
 
 
-def theil_sen(y: Sequence[float]) -> float:
+def theil_sen(y: Sequence[float], x: Sequence[float] | None = None) -> float:
     y = np.asarray(y, dtype=np.float64)
-    return float(np.median(_pair_slopes(y))) if len(y) > 1 else 0.0
+    xs = None if x is None else np.asarray(x, dtype=np.float64)
+    return float(np.median(_pair_slopes(y, xs))) if len(y) > 1 else 0.0
 
 
 def _kendall(y: np.ndarray) -> tuple[float, float]:
@@ -78,10 +96,12 @@ def _kendall(y: np.ndarray) -> tuple[float, float]:
     return s, (n * (n - 1) * (2 * n + 5) - ties) / 18.0
 
 
-def sen_interval(y: Sequence[float], confidence: float) -> tuple[float, float, float, float]:
+def sen_interval(
+    y: Sequence[float], confidence: float, x: Sequence[float] | None = None
+) -> tuple[float, float, float, float]:
     """(slope, ci_low, ci_high, one-sided Mann-Kendall p-value for an upward trend)."""
     y = np.asarray(y, dtype=np.float64)
-    slopes = np.sort(_pair_slopes(y))
+    slopes = np.sort(_pair_slopes(y, None if x is None else np.asarray(x, dtype=np.float64)))
     s, var = _kendall(y)
     n_pairs = len(slopes)
     c = _z(confidence) * math.sqrt(max(var, 0.0))
@@ -102,11 +122,19 @@ def detect_leak(
     min_effect: float = DEFAULT_MIN_EFFECT,
     min_runs: int = DEFAULT_MIN_RUNS,
     page_bytes: int = 4096,
+    x: Sequence[float] | None = None,
+    per: str = "run",
+    series: str = "rss",
 ) -> LeakVerdict:
-    """Judge a series of post-run RSS values (bytes), one per run, in order."""
+    """Judge a series of post-run RSS values (bytes), one per run, in order;
+    with `x` (strictly increasing, e.g. seconds), the slope is per unit of x."""
     y = np.asarray(post_run_rss, dtype=np.float64)
+    xs = np.arange(len(y), dtype=np.float64) if x is None else np.asarray(x, dtype=np.float64)
     n = len(y)
-    base = dict(confidence=confidence, min_effect_bytes_per_run=min_effect, runs_used=n)
+    base = dict(
+        confidence=confidence, min_effect_bytes_per_run=min_effect, runs_used=n, per=per,
+        series=series,
+    )  # fmt: skip
     if n < max(min_runs, 4):
         return LeakVerdict(
             detected=False,
@@ -117,17 +145,18 @@ def detect_leak(
             p_value=None,
             detectable_slope_bytes_per_run=None,
             total_growth_bytes=None,
-            reason=f"not assessed: {n} runs measured, at least {max(min_runs, 4)} needed",
+            reason=f"not assessed: {n} {_points(per)} measured, at least {max(min_runs, 4)} needed",
             **base,
         )
-    slope, lo, hi, p = sen_interval(y, confidence)
-    halves = (theil_sen(y[: n // 2]), theil_sen(y[n // 2 :]))
+    slope, lo, hi, p = sen_interval(y, confidence, xs)
+    h = n // 2
+    halves = (theil_sen(y[:h], xs[:h]), theil_sen(y[h:], xs[h:]))
     significant = lo > 0
     large = slope >= min_effect
     persistent = min(halves) >= min_effect
     detected = significant and large and persistent
     noise = max(slope - lo, hi - slope)
-    detectable = max(min_effect, noise, 2 * page_bytes / (n // 2))
+    detectable = max(min_effect, noise, 2 * page_bytes / max(xs[-1] - xs[h], 1e-9))
     verdict = LeakVerdict(
         detected=detected,
         assessed=True,
@@ -151,22 +180,33 @@ def _fmt(b: float) -> str:
     return f"{b:.0f} B"
 
 
+def _points(per: str) -> str:
+    return "runs" if per == "run" else "time points"
+
+
 def _with_reason(v: LeakVerdict, significant, large, persistent, halves) -> LeakVerdict:
+    u = f"/{v.per}"
     ci = f"{v.confidence:.0%} CI {_fmt(v.ci_low)} to {_fmt(v.ci_high)}"
-    slope = f"{_fmt(v.slope_bytes_per_run)}/run ({ci}, p={v.p_value:.2g}) over {v.runs_used} runs"
+    if v.per == "run":
+        over, what, where = f"{v.runs_used} runs", "memory after each run", "the runs"
+    else:
+        span = v.window_s[1] - v.window_s[0] if v.window_s else 0.0
+        over = f"{span:.1f} s after the warm-up"
+        what, where = f"{v.series.upper()} over time", "that span"
+    slope = f"{_fmt(v.slope_bytes_per_run)}{u} ({ci}, p={v.p_value:.2g}) over {over}"
     if v.detected:
-        reason = f"leak: memory after each run grows {slope}, in both halves of the runs"
+        reason = f"leak: {what} grows {slope}, in both halves of {where}"
     else:
         why = (
             "not significantly above zero"
             if not significant
-            else f"below the {_fmt(v.min_effect_bytes_per_run)}/run minimum effect"
+            else f"below the {_fmt(v.min_effect_bytes_per_run)}{u} minimum effect"
             if not large
-            else f"not persistent (halves: {_fmt(halves[0])}/run, {_fmt(halves[1])}/run)"
+            else f"not persistent (halves: {_fmt(halves[0])}{u}, {_fmt(halves[1])}{u})"
         )
         reason = (
             f"no leak detected: slope {slope}, {why}; a leak of "
-            f"{_fmt(v.detectable_slope_bytes_per_run)}/run or more would have been detected"
+            f"{_fmt(v.detectable_slope_bytes_per_run)}{u} or more would have been detected"
         )
     return LeakVerdict(**{**asdict(v), "reason": reason})
 
@@ -179,3 +219,63 @@ def runs_to_detect(post_run_rss: Sequence[int], **kwargs) -> int | None:
         if detect_leak(y[:n], **kwargs).detected:
             return n
     return None
+
+
+DEFAULT_MIN_RATE = 4096.0  # bytes per second, for programs without iteration markers
+DEFAULT_TIME_POINTS = 200
+
+
+def detect_trend(
+    t_s: Sequence[float],
+    rss: Sequence[int],
+    *,
+    warmup_s: float | None = None,
+    min_rate: float = DEFAULT_MIN_RATE,
+    confidence: float = DEFAULT_CONFIDENCE,
+    points: int = DEFAULT_TIME_POINTS,
+    series: str = "rss",
+    page_bytes: int = 4096,
+) -> LeakVerdict:
+    """The leak verdict for a program that marks no iterations: the trend of
+    sampled memory over time, after a warm-up (default: the first third of
+    the run, which holds imports, loading and first-use allocations).
+
+    Thousands of samples are reduced to at most `points` equal time bins,
+    each summarised by its median (one transient allocation inside a bin
+    does not move it), and judged exactly as `detect_leak` judges runs:
+    Theil-Sen slope in bytes per second, Sen's interval, minimum effect
+    `min_rate` and the same slope in both halves of the span."""
+    t = np.asarray(t_s, dtype=np.float64)
+    y = np.asarray(rss, dtype=np.float64)
+    keep = y >= 0
+    t, y = t[keep], y[keep]
+    if len(t) and warmup_s is None:
+        warmup_s = (t[-1] - t[0]) / 3
+    start = (t[0] + (warmup_s or 0.0)) if len(t) else 0.0
+    t, y = t[t >= start], y[t >= start]
+    xs, ys = _bin_medians(t, y, points)
+    v = detect_leak(
+        ys, confidence=confidence, min_effect=min_rate, x=xs, per="s", series=series,
+        page_bytes=page_bytes,
+    )  # fmt: skip
+    window = (float(t[0]), float(t[-1])) if len(t) else None
+    v = LeakVerdict(**{**asdict(v), "window_s": window})
+    if not v.assessed:
+        return v
+    h = len(ys) // 2
+    halves = (theil_sen(ys[:h], xs[:h]), theil_sen(ys[h:], xs[h:]))
+    return _with_reason(
+        v, v.ci_low > 0, v.slope_bytes_per_run >= min_rate, min(halves) >= min_rate, halves
+    )
+
+
+def _bin_medians(t: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Median time and value of each non-empty bin of `points` equal time bins."""
+    if len(t) <= points:
+        return t, y
+    edges = np.linspace(t[0], t[-1], points + 1)
+    idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, points - 1)
+    cuts = np.flatnonzero(np.diff(idx)) + 1  # t is sorted, so each bin is one run
+    xs = [float(np.median(c)) for c in np.split(t, cuts)]
+    ys = [float(np.median(c)) for c in np.split(y, cuts)]
+    return np.asarray(xs), np.asarray(ys)

@@ -14,7 +14,8 @@ from .result import MonitorResult
 _MIB = float(1 << 20)
 
 
-def plot_timeline(r: MonitorResult, path: str, title: str | None = None) -> None:
+def plot_timeline(r: MonitorResult, path, title: str | None = None, fmt: str | None = None) -> None:
+    """Draw one run to `path` (a file name, or a binary file object with `fmt`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -70,7 +71,35 @@ def plot_timeline(r: MonitorResult, path: str, title: str | None = None) -> None
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(_title(r, title), fontsize=9, pad=28)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, format=fmt)
+    plt.close(fig)
+
+
+def plot_runs(results: dict, path, fmt: str | None = None) -> None:
+    """One run as `plot_timeline` draws it; several (runtimes side by side) as
+    one RSS line each, over time since each child started."""
+    runs = {k: v for k, v in results.items() if v is not None}
+    if len(runs) == 1:
+        plot_timeline(next(iter(runs.values())), path, fmt=fmt)
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=110)
+    for name, r in runs.items():
+        tl = r.timeline
+        ax.plot(tl.t_s, tl.rss_bytes / _MIB, linewidth=1.0,
+                label=f"{name}: peak RSS {r.peak_rss_bytes / _MIB:.1f} MiB")  # fmt: skip
+    ax.set_xlabel("time since the child started (s)")
+    ax.set_ylabel("RSS (MiB)")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="lower right", fontsize=8)
+    model = next(iter(runs.values())).target.get("model", "")
+    ax.set_title(f"{model[-80:]}: runtimes side by side", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, format=fmt)
     plt.close(fig)
 
 

@@ -63,6 +63,16 @@ def _signed(b: int) -> str:
     return ("+" if b >= 0 else "") + mib(b)
 
 
+def _trend_growth(r: MonitorResult) -> float | None:
+    """RSS growth over the span the allocation sites cover."""
+    g, tl = r.allocations, r.timeline
+    if g is None or g.t_from_s is None or not len(tl):
+        return None
+    a = np.searchsorted(tl.t_s, g.t_from_s)
+    b = np.searchsorted(tl.t_s, g.t_to_s, side="right") - 1
+    return float(tl.rss_bytes[b] - tl.rss_bytes[min(a, b)]) if b >= 0 else None
+
+
 def text_report(r: MonitorResult) -> str:
     """A terminal summary: phases table, named costs, peak, leak verdict."""
     what = r.target.get("model") or " ".join(r.target.get("command", []))
@@ -73,7 +83,8 @@ def text_report(r: MonitorResult) -> str:
     if r.info.get("inputs"):
         lines.append(f"  inputs: {r.info['inputs']}")
     head = f"  {'phase':<18}{'start s':>9}{'dur s':>9}{'RSS start':>14}{'peak':>14}{'growth':>14}"
-    lines += ["", head, "  " + "-" * (len(head) - 2)]
+    if r.phases:
+        lines += ["", head, "  " + "-" * (len(head) - 2)]
     for p in r.phases:
         mark = "" if p.complete else "  (did not finish)"
         lines.append(
@@ -99,6 +110,12 @@ def text_report(r: MonitorResult) -> str:
     lines.append(f"  {'wall time':<40}{r.duration_s:>12.3f} s")
     if r.leak is not None and (r.leak.assessed or r.error is None):
         lines += ["", f"  {r.leak.reason}"]
+    if r.leak_uss is not None and r.leak_uss.assessed:
+        lines.append(f"  USS: {r.leak_uss.reason}")
+    if r.allocations is not None:
+        from .tracealloc import text_lines
+
+        lines += ["", *text_lines(r.allocations, _trend_growth(r))]
     if r.error is not None:
         lines += ["", f"  error: {r.error.message}"]
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from .events import ERROR, INFO, Event
-from .leak import LeakVerdict, detect_leak
+from .leak import DEFAULT_MIN_RATE, LeakVerdict, detect_leak, detect_trend
 from .phases import Iterations, PhaseStats, iteration_stats, phase_intervals, phase_stats
 from .sampler import Samples
 from .timeline import Timeline, label_phases
@@ -42,6 +42,8 @@ class MonitorResult:
     error: RunError | None = None
     exit_code: int | None = None
     target: dict = field(default_factory=dict)
+    leak_uss: LeakVerdict | None = None  # time verdicts: the same test on sampled USS
+    allocations: object | None = None  # tracealloc.AllocationGrowth, when traced
 
     def phase(self, name: str) -> PhaseStats | None:
         """The first phase called `name`, or None."""
@@ -49,6 +51,20 @@ class MonitorResult:
 
     def with_leak(self, skip: int = 0, **kwargs) -> MonitorResult:
         return replace(self, leak=detect_leak(self.iterations.end_rss[skip:], **kwargs))
+
+    def with_trend(
+        self, warmup_s: float | None = None, min_rate: float = DEFAULT_MIN_RATE, **kwargs
+    ) -> MonitorResult:
+        """The leak verdict over time, for a program that marked no iterations:
+        RSS from every sample, USS where at least a few were read."""
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        tl = self.timeline
+        rss = detect_trend(tl.t_s, tl.rss_bytes, warmup_s=warmup_s, min_rate=min_rate, **kwargs)
+        uss = None
+        if (tl.uss_bytes >= 0).sum() >= 10:
+            uss = detect_trend(tl.t_s, tl.uss_bytes, warmup_s=warmup_s, min_rate=min_rate,
+                               series="uss", **kwargs)  # fmt: skip
+        return replace(self, leak=rss, leak_uss=uss)
 
     def to_dict(self, timeline: bool = True) -> dict:
         d = {
@@ -63,6 +79,8 @@ class MonitorResult:
             "phases": [p.to_dict() for p in self.phases],
             "iterations": self.iterations.to_dict(),
             "leak": self.leak.to_dict() if self.leak else None,
+            "leak_uss": self.leak_uss.to_dict() if self.leak_uss else None,
+            "allocations": self.allocations.to_dict() if self.allocations else None,
             "info": self.info,
             "samples": len(self.timeline),
         }

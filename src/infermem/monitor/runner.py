@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import BadInput
 from .events import ENV_VAR, read_events
+from .leak import DEFAULT_MIN_RATE
 from .result import MonitorResult, RunError, build_result
 from .runtimes import RUNTIMES
 from .sampler import Sampler
@@ -30,16 +31,16 @@ from .sampler import Sampler
 _PKG_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding `infermem`
 
 
-def _wait(proc: subprocess.Popen, timeout_s: float | None) -> tuple[int, int | None, str | None]:
-    """Reap the child: (exit code, kernel peak RSS bytes, why it was stopped)."""
-    stopped: list[str] = []
+def _wait(
+    proc: subprocess.Popen, timeout_s: float | None, stopped: list[str]
+) -> tuple[int, int | None, str | None]:
+    """Reap the child: (exit code, kernel peak RSS bytes, why it was stopped).
+    `stopped` holds a reason if the child was already killed (Ctrl-C while
+    the sampler started)."""
 
     def kill(why: str) -> None:
         stopped.append(why)
-        try:
-            proc.kill()
-        except OSError:
-            pass
+        _kill_group(proc)
 
     timer = None
     if timeout_s:
@@ -59,6 +60,19 @@ def _wait(proc: subprocess.Popen, timeout_s: float | None) -> tuple[int, int | N
     proc.returncode = code  # tell Popen it has been reaped
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is KiB on Linux
     return code, int(usage.ru_maxrss) * scale or None, (stopped[0] if stopped else None)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """End the child and everything it started: it leads its own process group
+    (so a timeout or Ctrl-C also ends grandchildren); SIGKILL, as `timeout -s
+    KILL` does, because a hung program may ignore anything gentler."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        try:
+            proc.kill()
+        except OSError:
+            pass
 
 
 def _exit_error(code: int, stopped: str | None, result: MonitorResult) -> RunError | None:
@@ -92,28 +106,50 @@ def monitor_command(
     env: dict[str, str] | None = None,
     target: dict | None = None,
     leak_skip: int = 0,
+    warmup_s: float | None = None,
+    min_rate: float = DEFAULT_MIN_RATE,
+    trace_allocations: bool = False,
     **leak_kwargs,
 ) -> MonitorResult:
     """Run `argv`, sample its memory, collect its phase events; never raises for
     the program's own failure (see `result.error`), only for a command that
     cannot be started at all.  If the program marked iterations, the leak
-    verdict covers them, after the first `leak_skip`."""
+    verdict covers them, after the first `leak_skip`; otherwise it judges the
+    sampled RSS (and USS) over time after `warmup_s` (see `leak.detect_trend`).
+    `trace_allocations`: a Python program also reports where its growth was
+    allocated (tracemalloc snapshots taken inside it, see `tracealloc`)."""
     if not argv:
         raise BadInput("no command given: use `infermem monitor -- CMD ARGS`")
     with tempfile.TemporaryDirectory(prefix="infermem-monitor-") as tmp:
         events_path = os.path.join(tmp, "events.jsonl")
         child_env = {**os.environ, **(env or {}), ENV_VAR: events_path}
+        if trace_allocations:
+            from .tracealloc import trace_env
+
+            child_env.update(trace_env(tmp, child_env, warmup_s))
         t0 = time.monotonic()
         try:
-            proc = subprocess.Popen(argv, env=child_env)
-        except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
-            raise BadInput(f"cannot run {argv[0]!r}: {e.strerror or e}") from None
+            proc = subprocess.Popen(argv, env=child_env, process_group=0)
+        except (OSError, ValueError) as e:  # missing, not executable, bad format, E2BIG
+            why = getattr(e, "strerror", None) or str(e)
+            raise BadInput(f"cannot run {argv[0][:200]!r}: {why}") from None
         uss = uss_interval_ms / 1e3 if uss_interval_ms else None
-        sampler = Sampler(proc.pid, interval_ms / 1e3, uss).start()
-        code, kernel_peak, stopped = _wait(proc, timeout_s)
+        sampler, stopped = Sampler(proc.pid, interval_ms / 1e3, uss), []
+        try:
+            sampler.start()
+        except KeyboardInterrupt:  # Ctrl-C before the wait: the group must still end
+            stopped.append("interrupted")
+            _kill_group(proc)
+        code, kernel_peak, stopped = _wait(proc, timeout_s, stopped)
         samples = sampler.stop()
         end_t = time.monotonic()
         events = read_events(events_path)
+        growth = None
+        if trace_allocations:
+            from .tracealloc import read_growth
+
+            warm = (end_t - t0) / 3 if warmup_s is None else warmup_s
+            growth = read_growth(tmp, proc.pid, t0 + warm, t0)
     if events:
         first_pid = events[0].pid
         events = [e for e in events if e.pid == first_pid]
@@ -123,12 +159,11 @@ def monitor_command(
         exit_code=code,
         error=_exit_error(code, stopped, result),
         target=target or {"command": list(argv)},
+        allocations=growth,
     )
-    result = result.with_leak(leak_skip, **leak_kwargs)
-    if len(result.iterations) == 0 and "model" not in result.target:
-        why = "not assessed: the program marked no iterations (use Monitor.iteration())"
-        result = replace(result, leak=replace(result.leak, reason=why))
-    return result
+    if len(result.iterations) or "model" in result.target:
+        return result.with_leak(leak_skip, **leak_kwargs)
+    return result.with_trend(warmup_s, min_rate, confidence=leak_kwargs.get("confidence"))
 
 
 def model_argv(

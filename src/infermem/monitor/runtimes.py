@@ -99,6 +99,10 @@ class Session:
     def run(self, feeds: list[object]) -> None:
         raise NotImplementedError
 
+    def facts(self) -> dict[str, str]:
+        """What the runtime itself reports about its memory (TFLM: arena head/tail)."""
+        return {}
+
 
 class _Ort(Session):
     def __init__(self, mod, data: bytes, shapes, arena_size, threads):
@@ -169,6 +173,7 @@ def _c_stderr():
 
 class _Tflm(Session):
     def __init__(self, mod, data: bytes, shapes, arena_size, threads):
+        self._data = data
         with _c_stderr() as printed:
             try:
                 self._it = mod.Interpreter.from_bytes(data, arena_size=arena_size)
@@ -185,11 +190,8 @@ class _Tflm(Session):
 
     def _input_specs(self) -> list[InputSpec]:
         inputs = []
-        for k in range(1 << 16):
-            try:
-                d = self._it.get_input_details(k)
-            except IndexError:
-                break
+        for k in range(_tflite_input_count(self._data)):  # probing past the end prints
+            d = self._it.get_input_details(k)
             inputs.append(
                 InputSpec(f"input_{k}", tuple(int(x) for x in d["shape"]), d["dtype"].__name__)
             )
@@ -199,6 +201,23 @@ class _Tflm(Session):
         for k, x in enumerate(feeds):
             self._it.set_input(x, k)
         self._it.invoke()
+
+    def facts(self) -> dict[str, str]:
+        """TFLM's "Arena allocation head/tail N bytes", captured from fd 2
+        (printed by C code) so it reaches neither the user nor the report twice."""
+        import re
+
+        with _c_stderr() as printed:
+            self._it.print_allocations()
+            text = printed()
+        found = re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", text)
+        return {f"tflm_{k}_bytes": v for k, v in found}
+
+
+def _tflite_input_count(data: bytes) -> int:
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    return fb.Model.GetRootAs(data, 0).Subgraphs(0).InputsLength()
 
 
 _SESSIONS = {"onnxruntime": _Ort, "litert": _LiteRT, "tflm": _Tflm}

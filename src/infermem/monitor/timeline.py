@@ -55,11 +55,9 @@ class Timeline:
         return out
 
     def to_csv(self, path: str) -> None:
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(COLUMNS)
-            for row in self.rows():
-                w.writerow([row[c] for c in COLUMNS])
+        from ..outputs import write_text
+
+        write_text(path, timelines_csv({"": self}))
 
     def to_pandas(self):
         import pandas as pd
@@ -86,3 +84,19 @@ def label_phases(t: np.ndarray, intervals: list[tuple[str, float, float]]) -> tu
     for name, start, end in sorted(intervals, key=lambda x: x[1]):
         labels[(t >= start) & (t <= end)] = name
     return tuple(labels.tolist())
+
+
+def timelines_csv(runs: dict) -> str:
+    """CSV text of one timeline, or of several (a `runtime` column first) keyed
+    by name; values may be Timelines or anything with a `.timeline`."""
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    tables = {k: getattr(v, "timeline", v) for k, v in runs.items() if v is not None}
+    named = len(tables) > 1 or any(tables)
+    w.writerow((("runtime",) if named else ()) + COLUMNS)
+    for name, tl in tables.items():
+        for row in tl.rows():
+            w.writerow(([name] if named else []) + [row[c] for c in COLUMNS])
+    return buf.getvalue()
