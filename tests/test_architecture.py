@@ -67,6 +67,7 @@ FORBIDDEN = {
     "graph": "ALL_BUT errors",  # the IR knows no format and no planner
     "frontends": "ALL_BUT errors graph",  # files -> Graph, nothing about planning
     "monitor": "ALL_BUT errors outputs",  # memory over time; no model IR
+    "sidebyside": {"cli", "api"},  # measured runs beside static figures
     "tflm": {"cli", "api", "report"},
     "report": {"cli"},
     "sweep": {"cli", "api"},  # the library a command and the Dask workers call

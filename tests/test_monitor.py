@@ -227,8 +227,11 @@ def test_helper_process_samples_without_the_gil():
     with Monitor(interval_ms=2) as mon:
         sampler = mon._sampler
         assert isinstance(sampler, ProcessSampler)
-        time.sleep(0.1)
-        assert len(sampler._records()) > 0  # the helper is up and writing
+        for _ in range(100):  # the helper is up and writing (slow to start under load)
+            if len(sampler._records()) > 0:
+                break
+            time.sleep(0.05)
+        assert len(sampler._records()) > 0
         buf = np.ones(64 * MIB, np.uint8)
         time.sleep(0.05)
         del buf

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from test_monitor_cli import cli
 
-from infermem.monitor.compare import compare_runtimes, comparison_dict, parse_runtimes
 from infermem.monitor.ortprofile import parse_profile, profile_allocator
-from infermem.monitor.predict import static_figures
+from infermem.sidebyside.compare import compare_runtimes, comparison_dict, parse_runtimes
+from infermem.sidebyside.predict import static_figures
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLE = Path(__file__).parents[1] / "src/infermem/examples/mobilenet_v1_int8.tflite"

@@ -131,7 +131,7 @@ def _check(args: argparse.Namespace) -> list[str]:
     if args.trace_allocations or args.warmup_s is not None:
         raise BadInput("--trace-allocations and --warmup-s apply to `-- CMD`; for a model "
                        "use --tracemalloc and --warmup")  # fmt: skip
-    from ..monitor.compare import parse_runtimes
+    from ..sidebyside.compare import parse_runtimes
 
     if not os.path.isfile(args.target[0]):
         raise BadInput(f"no such model file: {args.target[0]}")
@@ -165,7 +165,7 @@ def _common(args: argparse.Namespace) -> dict:
 
 
 def _monitor_models(args: argparse.Namespace, runtimes: list[str]):
-    from ..monitor.compare import compare_runtimes
+    from ..sidebyside.compare import compare_runtimes
 
     return compare_runtimes(
         args.target[0],
@@ -242,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
     runtimes = _check(args)
     shapes = _shapes(args, runtimes)
     if runtimes:
-        from ..monitor import compare as cmp
+        from ..sidebyside import compare as cmp
 
         comp = _monitor_models(args, runtimes)
         results = {r.runtime: r.result for r in comp.ran()}

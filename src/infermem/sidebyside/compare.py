@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadInput, InfermemError
-from .ortprofile import AllocatorProfile, profile_allocator
+from ..monitor.ortprofile import AllocatorProfile, profile_allocator
+from ..monitor.report import json_report, mib, model_costs
+from ..monitor.result import MonitorResult
+from ..monitor.runtimes import RUNTIMES
 from .predict import Prediction, StaticFigures, tflm_arena_size, tflm_tail_bytes, try_static
-from .report import json_report, mib, model_costs
-from .result import MonitorResult
-from .runtimes import RUNTIMES
 
 FORMATS = {"onnxruntime": ".onnx", "litert": ".tflite", "tflm": ".tflite"}
 
@@ -81,7 +81,7 @@ def run_one(
     """Monitor `model` under `runtime`, with its prediction and allocator profile.
     `side_by_side`: a runtime that is not installed is named as unavailable
     rather than reported as the run's error."""
-    from .runner import monitor_model
+    from ..monitor.runner import monitor_model
 
     why = _format_reason(runtime, model)
     if why:
@@ -109,8 +109,8 @@ def run_one(
 
 def _baseline(runtime: str, kw: dict) -> int | None:
     """Peak RSS of the one-operator model under `runtime`, same options."""
+    from ..monitor.runner import monitor_model
     from .baseline import trivial_model
-    from .runner import monitor_model
 
     opts = {k: kw[k] for k in ("python", "threads", "interval_ms", "timeout_s") if k in kw}
     with tempfile.TemporaryDirectory(prefix="infermem-baseline-") as tmp:

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import BadInput
-from ..graph import align_up
-from .result import MonitorResult
+from ..monitor.result import MonitorResult
+from ..planners.problem import align_up
 
 TFLM_MARGIN = 1.10  # default TFLM arena: (plan + tail) x this, + 1 KiB
 STRATEGY = "tflm"
