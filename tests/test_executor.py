@@ -175,15 +175,24 @@ def single_node(op_type: str, attrs: dict | None = None, shape=(1, 4, 8, 8), wei
 
 
 def test_unsupported_operator_is_named(capsys, tmp_path):
-    m = single_node("ConvTranspose", weights=[(4, 2, 3, 3)])
+    """The op and the node are named, the supported list is not dumped (it is
+    behind `verify --list-ops`)."""
+    m = single_node("GridSample", weights=[(1, 5, 5, 2)], opset=16)
+    m.graph.node[1].name = "sampler"
     g = graph_from_model(m)
     p = plan(problem(g), "linear")
-    with pytest.raises(BadInput, match="ConvTranspose"):
+    with pytest.raises(BadInput, match="GridSample"):
         Executor(g, p.offsets, p.arena_bytes)
-    path = tmp_path / "ct.onnx"
+    path = tmp_path / "gs.onnx"
     onnx.save(m, path)
     assert main(["verify", str(path)]) == 2
-    assert "no kernel for operator type(s) ConvTranspose" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no kernel for operator type(s) GridSample (node 1 'sampler')" in err
+    assert "Conv" not in err and "--list-ops" in err
+    assert main(["verify", "--list-ops"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert {"Conv", "ConvTranspose", "Resize", "LSTM", "Slice"} <= set(listed)
+    assert "GridSample" not in listed and listed == sorted(listed)
 
 
 VARIANTS = {  # op, attrs, input shape, weight shapes

@@ -47,8 +47,9 @@ def add_shape_args(p: argparse.ArgumentParser) -> None:
     add_align_arg(p)
 
 
-def add_model_args(p: argparse.ArgumentParser, what: str = "model file (.onnx or .tflite)") -> None:
-    p.add_argument("model", help=what)
+def add_model_args(p: argparse.ArgumentParser, what: str = "model file (.onnx or .tflite)",
+                   optional: bool = False) -> None:
+    p.add_argument("model", nargs="?" if optional else None, help=what)
     add_shape_args(p)
 
 

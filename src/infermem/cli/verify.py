@@ -29,7 +29,9 @@ def add_parser(sub) -> None:
         "verify", help="prove a plan: run an ONNX model in its arena, compare with onnxruntime"
     )
     add_model_args(p, "model file (.onnx only: infermem's arena executor runs ONNX; a .tflite "
-                      "plan is proven in TFLM by `infermem optimize`)")
+                      "plan is proven in TFLM by `infermem optimize`)", optional=True)
+    p.add_argument("--list-ops", action="store_true",
+                   help="print the operator types the arena executor runs, and exit")
     p.add_argument("--plan", type=Path, metavar="PLAN.json",
                    help="plan JSON written by `infermem plan -o` (instead of planning here)")
     add_strategy_arg(p)
@@ -47,6 +49,13 @@ def run(args) -> int:
     from ..runtime.planfile import load_inputs, read_plan
     from ..runtime.verify import random_inputs, verify
 
+    if args.list_ops:
+        from ..runtime.kernels import supported
+
+        print("\n".join(supported()))
+        return 0
+    if not args.model:
+        raise BadInput("verify needs a model file (or --list-ops)")
     graph = load_graph(args)
     if graph.format != "onnx":
         raise BadInput(f"{args.model}: `infermem verify` runs ONNX models in infermem's arena "

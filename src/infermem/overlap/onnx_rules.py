@@ -25,8 +25,15 @@ run it.  The chunk orders (NCHW):
 * Reduce*, Global*Pool, Softmax, LogSoftmax: per index over the leading axes,
   read the block, write its result.
 * Concat: per leading index, per input, per flat run: read, write in place.
-* Transpose: flat output runs, each after reading its (strided) source.
-* Pad: per leading output index, read the source block, write the padded one.
+* Transpose (DepthToSpace, SpaceToDepth: a transpose of views): flat output
+  runs, each after reading its (strided) source.
+* Pad, Slice, Tile, Gather with constant indices, CenterCropPad, Compress
+  (axismap.py): per leading output index, read the source block, write it.
+* Every `Blocked` kernel (Resize, ConvTranspose, the normalizations, Split,
+  the gathers and scatters, ArgMax, TopK, CumSum, Trilu, OneHot, Einsum,
+  LSTM/GRU/RNN, ...): the list its `chunks()` spells out, which is the list
+  its `run` walks.  Kernels whose reads depend on data list the whole block
+  the data could come from, so the rule holds for every input.
 
 Any other operator: no rule, 0.  `trace.onnx_traced` checks these against the
 executor's recorded byte ranges.
@@ -70,19 +77,26 @@ def _chunks_conv(k, pos: int) -> Iterator[Chunk]:
     every = slice(None)
     n_, c, _, _ = k.x4
     read = pos == k.X
+    # the weights are read whole in every chunk, the bias for the chunk's channels
+    other = () if pos == k.W else None
     if k.depthwise:
         for n in range(n_):
             for ci in range(c):
-                yield (n, slice(ci * k.mult, (ci + 1) * k.mult)), (n, ci) if read else None
+                ch = slice(ci * k.mult, (ci + 1) * k.mult)
+                r = (n, ci) if read else (ch,) if pos == k.B else other
+                yield (n, ch), r
         return
     h = k.h
     for n in range(n_):
         for oh in range(h.out):
             k0, k1 = h.taps(oh)
-            r = None
-            if read and k1 > k0:
-                r0 = oh * h.stride - h.pad_begin + k0 * h.dilation
-                r = (n, every, slice(r0, r0 + (k1 - k0 - 1) * h.dilation + 1, h.dilation), every)
+            r = (every,) if pos == k.B else other
+            if read:
+                r = None
+                if k1 > k0:
+                    r0 = oh * h.stride - h.pad_begin + k0 * h.dilation
+                    r = (n, every, slice(r0, r0 + (k1 - k0 - 1) * h.dilation + 1, h.dilation),
+                         every)
             yield (n, every, oh, every), r
 
 
@@ -157,19 +171,27 @@ def _chunks_transpose(k, pos: int) -> Iterator[Chunk]:
     from ..runtime.kernels.base import flat_blocks
 
     rank = len(k.perm)
-    for idx in flat_blocks(k.out_shapes[0]):
+    for idx in flat_blocks(k.y_view):
         src: list = [slice(None)] * rank
         for d, ix in enumerate(idx):
             src[k.perm[d]] = ix
         yield idx, tuple(src)
 
 
-def _chunks_pad(k, pos: int) -> Iterator[Chunk]:
+def _chunks_axismap(k, pos: int) -> Iterator[Chunk]:
     from ..runtime.kernels.base import leading
 
-    for lead in leading(k.out_shapes[0], k.k):
+    for n, lead in enumerate(leading(k.y_view, k.k)):
         src = [k.source(i, a) for a, i in enumerate(lead)]
-        yield lead, (None if any(j is None for j in src) else tuple(src))
+        if pos:  # Pad's constant value: read once, before the first write
+            yield lead, (() if n == 0 and pos == 2 else None)
+        else:
+            yield lead, (None if any(j is None for j in src) else tuple(src))
+
+
+def _chunks_blocked(k, pos: int) -> Iterator[Chunk]:
+    for writes, reads, _ in k.chunks():
+        yield writes[0], reads[pos] if pos < len(reads) else None
 
 
 CHUNKS = {
@@ -184,7 +206,8 @@ CHUNKS = {
     "Softmax": _chunks_lead,
     "Concat": _chunks_concat,
     "Transpose": _chunks_transpose,
-    "Pad": _chunks_pad,
+    "AxisMap": _chunks_axismap,
+    "Blocked": _chunks_blocked,
 }
 
 
@@ -207,6 +230,10 @@ def _input_shape(k, family: str, pos: int) -> tuple[int, ...]:
         return k.bshapes[pos]
     if family == "Copy":
         return k.out_shapes[0]
+    if family in ("Transpose", "AxisMap") and pos == 0:
+        return k.x_view
+    if family == "Blocked" and k.x_views[pos] is not None:
+        return k.x_views[pos]
     return k.in_shapes[pos]
 
 
@@ -215,6 +242,10 @@ def _output_shape(k, family: str) -> tuple[int, ...]:
         return k.y4
     if family == "MatMul":
         return k.y
+    if family in ("Transpose", "AxisMap"):
+        return k.y_view
+    if family == "Blocked":
+        return k.y_views[0]
     return k.out_shapes[0]
 
 
@@ -228,6 +259,8 @@ def steps(op: Operator, graph: Graph, pos: int) -> Steps | str:
         return f"no executor kernel: {e}"
     if k is None:
         return "moves no bytes (a view)"
+    if not op.outputs or not op.outputs[0]:
+        return "the rule covers the operator's first output only"
     family = _family(k)
     if family is None:
         return f"no rule for the executor's {type(k).__name__} kernel"

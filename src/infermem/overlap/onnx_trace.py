@@ -18,11 +18,12 @@ from .access import NO_READ, Steps, min_distance
 _CACHE: dict[int, tuple[Graph, dict[tuple[int, str], int]]] = {}
 
 
-def traced_distances(graph: Graph, seed: int = 0) -> dict[tuple[int, str], int]:
+def traced_distances(graph: Graph, seed: int = 0,
+                     inputs: dict | None = None) -> dict[tuple[int, str], int]:
     """(operator index, input root tensor) -> D_min, for every operator the
-    executor runs, from one traced run on seeded random inputs."""
+    executor runs, from one traced run on seeded random inputs (or `inputs`)."""
     hit = _CACHE.get(id(graph))
-    if hit is not None and hit[0] is graph:
+    if inputs is None and hit is not None and hit[0] is graph:
         return hit[1]
     from ..lifetimes import problem
     from ..planners import plan
@@ -30,10 +31,13 @@ def traced_distances(graph: Graph, seed: int = 0) -> dict[tuple[int, str], int]:
     from ..runtime.verify import random_inputs
 
     p = plan(problem(graph), "best")
-    _, trace = run(graph, p, random_inputs(graph, seed), trace=True)
+    _, trace = run(graph, p, random_inputs(graph, seed) if inputs is None else inputs,
+                   trace=True)
     out: dict[tuple[int, str], int] = {}
     for i in trace.ops():
         op = graph.operators[i]
+        if not op.outputs or not op.outputs[0]:
+            continue  # the rules cover an operator's first output only
         dst = graph.root(op.outputs[0])
         writes = [r[:, 1].max() if len(r) else 0 for r in trace.relative(i, dst, "writes")]
         for t in dict.fromkeys(x for x in op.inputs if x):
@@ -43,9 +47,10 @@ def traced_distances(graph: Graph, seed: int = 0) -> dict[tuple[int, str], int]:
             reads = [r[:, 0].min() if len(r) else NO_READ for r in trace.relative(i, src, "reads")]
             s = Steps(np.array(writes, dtype=np.int64), np.array(reads, dtype=np.int64))
             out[(i, src)] = min_distance(s)
-    if len(_CACHE) > 4:
-        _CACHE.clear()
-    _CACHE[id(graph)] = (graph, out)
+    if inputs is None:
+        if len(_CACHE) > 4:
+            _CACHE.clear()
+        _CACHE[id(graph)] = (graph, out)
     return out
 
 

@@ -2,8 +2,10 @@
 
 `onnx.backend.test.case.node.collect_testcases(None)` holds, per operator,
 small models with inputs and expected outputs computed by ONNX's reference
-implementation.  Every single-node case of an operator the executor supports
-is turned into a Graph by infermem's ONNX frontend (inputs that the operator
+implementation.  Every single-node default-domain case is counted (1,436
+with onnx 1.23), whether or not the executor has the operator: a case of an
+operator without a kernel is refused, naming it.  Each case is turned into a
+Graph by infermem's ONNX frontend (inputs that the operator
 needs as constants — shapes, axes, pads, quantization parameters — become
 initializers, as they are in real models), planned with TFLM's greedy
 planner, run in the arena and compared with the expected outputs at the
@@ -12,6 +14,7 @@ case's own tolerances.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass
 
@@ -29,6 +32,11 @@ CONST_INPUTS: dict[str, set[int]] = {
     "QuantizeLinear": {1, 2}, "DequantizeLinear": {1, 2},
     "QLinearConv": {1, 2, 4, 5, 6, 7}, "QLinearMatMul": {1, 2, 4, 5, 6, 7},
     "Clip": {1, 2},
+    **{op: {1} for op in ("ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
+                          "ReduceSumSquare", "Tile", "Expand", "CumSum", "CumProd", "TopK",
+                          "Trilu", "CenterCropPad", "Compress", "Split", "Upsample")},
+    "Slice": {1, 2, 3, 4}, "Resize": {1, 2, 3}, "OneHot": {1},
+    "LSTM": {4}, "GRU": {4}, "RNN": {4},
 }
 
 
@@ -40,8 +48,10 @@ class CaseResult:
     detail: str = ""
 
 
-def node_cases() -> list:
-    """Single-node, default-domain backend cases of the operators the executor has."""
+@functools.cache
+def node_cases() -> tuple:
+    """Every single-node, default-domain backend case (collected once: ONNX
+    builds them, and their expected outputs, on the fly)."""
     import warnings
 
     from onnx.backend.test.case.node import collect_testcases
@@ -52,9 +62,9 @@ def node_cases() -> list:
     out = []
     for c in cases:
         nodes = c.model.graph.node if c.model is not None else []
-        if len(nodes) == 1 and nodes[0].domain in ("", "ai.onnx") and nodes[0].op_type in KERNELS:
+        if len(nodes) == 1 and nodes[0].domain in ("", "ai.onnx"):
             out.append(c)
-    return sorted(out, key=lambda c: c.name)
+    return tuple(sorted(out, key=lambda c: c.name))
 
 
 def with_constants(model: onnx.ModelProto, values: list[np.ndarray]) -> tuple:
@@ -83,6 +93,9 @@ def run_case(case) -> CaseResult:
     from .executor import run
 
     op_type = case.model.graph.node[0].op_type
+    if op_type not in KERNELS:
+        return CaseResult(case.name, op_type, "refused",
+                          f"the arena executor has no kernel for {op_type}")
     inputs, expected = case.data_sets[0]
     try:
         model, feed = with_constants(case.model, list(inputs))
@@ -108,6 +121,27 @@ def run_case(case) -> CaseResult:
         except (AssertionError, ValueError, TypeError) as e:
             return CaseResult(case.name, op_type, "fail", str(e).strip().splitlines()[0])
     return CaseResult(case.name, op_type, "pass")
+
+
+def rule_mismatches(case) -> list[str]:
+    """Where a DMO rule of the case's operator (overlap/onnx_rules) differs
+    from the distance the executor's trace of this case's own run gives."""
+    from ..frontends.onnx import graph_from_model
+    from ..lifetimes import problem
+    from ..overlap import prove
+    from ..overlap.onnx_trace import traced_distances
+
+    model, feed = with_constants(case.model, list(case.data_sets[0][0]))
+    graph = graph_from_model(model, name=case.name)
+    traced = traced_distances(graph, inputs=feed)
+    bad = []
+    for p in prove(graph, None, problem(graph)):
+        t = traced.get((p.op_index, p.input))
+        if t is None and not p.input_bytes:
+            continue  # an empty tensor: no chunk ran
+        if p.distance is not None and p.distance != t:
+            bad.append(f"{case.name}: {p.op_type} {p.input}: rule {p.distance}, trace {t}")
+    return bad
 
 
 def run_all() -> list[CaseResult]:

@@ -92,7 +92,9 @@ class QView:
 
     def ints_at(self, idx: Any, shape: Sequence[int] | None) -> np.ndarray:
         a = self.ints.reshape(shape) if shape is not None else self.ints
-        return a[idx] if idx != () else a
+        if idx == ():
+            return a
+        return a[(*idx, Ellipsis)] if isinstance(idx, tuple) else a[idx]  # a view, never a copy
 
     def load(self, ints: np.ndarray, idx: Any, shape: Sequence[int] | None) -> np.ndarray:
         s, z = self._params(idx, shape)

@@ -3,14 +3,32 @@
 `kernel_for(op, graph)` binds an operator to its kernel, or returns None for
 an operator that moves no bytes (a view op whose output aliases its input,
 a Q/DQ whose integer and float sides share bytes).  Unsupported operators
-are refused up front, all of them named in one message.
+are refused up front, each type named with the first node that uses it
+(`infermem verify --list-ops` prints what is supported).
 """
 
 from __future__ import annotations
 
 from ...errors import BadInput
 from ...graph import Graph, Operator
-from . import conv, elementwise, matmul, pool, qlinear, quant, reduce, shape  # noqa: F401
+from . import (  # noqa: F401
+    axis,
+    axismap,
+    conv,
+    convt,
+    elementwise,
+    gather,
+    matmul,
+    matrix,
+    norm,
+    pool,
+    qlinear,
+    quant,
+    reduce,
+    resize,
+    rnn,
+    shape,
+)
 from .base import CHUNK_ELEMS, Kernel, KernelIO
 from .registry import KERNELS, register
 
@@ -37,19 +55,23 @@ def moves_no_bytes(op: Operator, graph: Graph) -> bool:
 
 
 def check_supported(graph: Graph) -> None:
-    missing = sorted({op.type for op in graph.operators
-                      if op.type not in KERNELS and not moves_no_bytes(op, graph)})
-    if missing:
-        raise BadInput(
-            f"the arena executor has no kernel for operator type(s) {', '.join(missing)} "
-            f"(model {graph.name!r}); supported: {', '.join(supported())}"
-        )
+    first: dict[str, Operator] = {}
+    for op in graph.operators:
+        if op.type not in KERNELS and not moves_no_bytes(op, graph):
+            first.setdefault(op.type, op)
+    if first:
+        named = ", ".join(f"{t} (node {op.index} {op.name!r})" for t, op in sorted(first.items()))
+        raise BadInput(f"the arena executor has no kernel for operator type(s) {named} "
+                       f"(model {graph.name!r}; `infermem verify --list-ops` lists the "
+                       "supported ones)")
 
 
 def kernel_for(op: Operator, graph: Graph) -> Kernel | None:
     if moves_no_bytes(op, graph):
         return None
     cls = KERNELS.get(op.type)
+    if cls is not None and hasattr(cls, "pick"):
+        cls = cls.pick(op, graph)  # one operator, two kernels (e.g. Gather by its indices)
     if cls is None:
         raise BadInput(f"operator {op.index} ({op.type} {op.name!r}): the arena executor has "
                        f"no kernel for {op.type}")

@@ -54,7 +54,7 @@ class KernelIO:
         if shape is not None:
             a = a.reshape(shape)
         if idx != ():
-            a = a[idx]
+            a = a[(*idx, Ellipsis)]  # a 0-d view, never a scalar copy, for a full index
         if self.rec is not None:
             self.rec.read(k, a)
         return a
@@ -67,7 +67,7 @@ class KernelIO:
             value = out.store(value, idx, shape)
         else:
             out = out.reshape(shape) if shape is not None else out
-            dst = out if idx == () else out[idx]
+            dst = out if idx == () else out[(*idx, Ellipsis)]
         if self.rec is not None:
             self.rec.write(k, dst)
         np.copyto(dst, value, casting="unsafe")

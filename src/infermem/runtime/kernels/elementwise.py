@@ -12,6 +12,7 @@ or below it: in place is safe.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -52,6 +53,11 @@ class Elementwise(Kernel):
             io.end_chunk()
 
 
+def _plain(f: Callable) -> Callable:
+    """A numpy ufunc as a UNARY entry (no attributes)."""
+    return lambda k, x: f(x)
+
+
 UNARY: dict[str, Callable] = {
     "Relu": lambda k, x: np.maximum(x, x.dtype.type(0)),
     "LeakyRelu": lambda k, x: np.where(x >= 0, x, x * x.dtype.type(k.attrs.get("alpha", 0.01))),
@@ -77,7 +83,44 @@ UNARY: dict[str, Callable] = {
     "Softplus": lambda k, x: np.logaddexp(x, x.dtype.type(0)),
     "Softsign": lambda k, x: x / (1 + np.abs(x)),
     "Identity": lambda k, x: x,
+    "Erf": lambda k, x: _erf(x),
+    "Gelu": lambda k, x: _gelu(x, k.attrs.get("approximate", "none")),
+    "Celu": lambda k, x: _celu(x, x.dtype.type(k.attrs.get("alpha", 1.0))),
+    "ThresholdedRelu": lambda k, x: np.where(x > x.dtype.type(k.attrs.get("alpha", 1.0)), x, 0),
+    "Mish": lambda k, x: x * np.tanh(np.logaddexp(x, x.dtype.type(0))),
+    "Swish": lambda k, x: x / (1 + np.exp(-x * x.dtype.type(k.attrs.get("alpha", 1.0)))),
+    "Shrink": lambda k, x: _shrink(x, k.attrs.get("lambd", 0.5), k.attrs.get("bias", 0.0)),
+    "IsNaN": lambda k, x: np.isnan(x),
+    "IsInf": lambda k, x: (np.isposinf(x) & bool(k.attrs.get("detect_positive", 1)))
+    | (np.isneginf(x) & bool(k.attrs.get("detect_negative", 1))),
+    "Not": lambda k, x: np.logical_not(x),
+    "BitwiseNot": lambda k, x: np.invert(x),
+    **{op: _plain(f) for op, f in {
+        "Sin": np.sin, "Cos": np.cos, "Tan": np.tan, "Asin": np.arcsin, "Acos": np.arccos,
+        "Atan": np.arctan, "Sinh": np.sinh, "Cosh": np.cosh, "Asinh": np.arcsinh,
+        "Acosh": np.arccosh, "Atanh": np.arctanh}.items()},
 }
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """numpy has no erf; math.erf per element (exact to double precision)."""
+    return np.frompyfunc(math.erf, 1, 1)(x.astype(np.float64)).astype(x.dtype)
+
+
+def _gelu(x: np.ndarray, approximate: str) -> np.ndarray:
+    if approximate == "tanh":
+        c = math.sqrt(2 / math.pi)
+        return 0.5 * x * (1 + np.tanh(x.dtype.type(c) * (x + x.dtype.type(0.044715) * x ** 3)))
+    return 0.5 * x * (1 + _erf(x / x.dtype.type(math.sqrt(2))))
+
+
+def _celu(x: np.ndarray, alpha) -> np.ndarray:
+    return np.maximum(x, 0) + np.minimum(0, alpha * np.expm1(x / alpha))
+
+
+def _shrink(x: np.ndarray, lambd: float, bias: float) -> np.ndarray:
+    lo, b = x.dtype.type(lambd), x.dtype.type(bias)
+    return np.where(x < -lo, x + b, np.where(x > lo, x - b, x.dtype.type(0)))
 
 
 @register(*UNARY)
@@ -110,6 +153,9 @@ BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "And": np.logical_and,
     "Or": np.logical_or,
     "Xor": np.logical_xor,
+    "BitwiseAnd": np.bitwise_and,
+    "BitwiseOr": np.bitwise_or,
+    "BitwiseXor": np.bitwise_xor,
 }
 
 
@@ -119,6 +165,45 @@ class Binary(Elementwise):
 
     def fn(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return BINARY[self.op.type](a, b)
+
+
+@register("Mod")
+class Mod(Elementwise):
+    """fmod=1: the sign of the dividend (C fmod); fmod=0: of the divisor (integers)."""
+
+    def setup(self) -> None:
+        self.fmod = bool(self.attrs.get("fmod", 0))
+        if not self.fmod and self.in_dtypes[0].kind == "f":
+            raise self.fail("Mod of floats needs fmod=1")
+        super().setup()
+
+    def fn(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.fmod(a, b) if self.fmod else np.mod(a, b)
+
+
+@register("BitShift")
+class BitShift(Elementwise):
+    def fn(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        left = self.attrs.get("direction") == "LEFT"
+        return np.left_shift(a, b.astype(a.dtype)) if left else np.right_shift(
+            a, b.astype(a.dtype))
+
+
+@register("Where")
+class Where(Elementwise):
+    def fn(self, c: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.where(c, x, y)
+
+
+@register("Expand")
+class Expand(Elementwise):
+    """Input 1 (the shape) is not read at run time: the output shape is known."""
+
+    def broadcast_shape(self, k: int) -> tuple[int, ...] | None:
+        return self.in_shapes[0] if k == 0 else None
+
+    def fn(self, x: np.ndarray, *rest) -> np.ndarray:
+        return x  # the write broadcasts it over the output run
 
 
 @register("Sum", "Max", "Min", "Mean")
@@ -149,9 +234,10 @@ class Clip(Elementwise):
         return y if hi is None else np.minimum(y, hi)
 
 
-@register("Cast")
+@register("Cast", "CastLike")
 class Cast(Elementwise):
-    """Casts to the output tensor's dtype (the frontend resolved `to`)."""
+    """Casts to the output tensor's dtype (the frontend resolved `to`; CastLike's
+    second input only names the type and is not read)."""
 
     def setup(self) -> None:
         if self.out_dtypes[0].kind not in "biuf" or self.in_dtypes[0].kind not in "biuf":
@@ -159,7 +245,10 @@ class Cast(Elementwise):
                             "supported")
         super().setup()
 
-    def fn(self, x: np.ndarray) -> np.ndarray:
+    def broadcast_shape(self, k: int) -> tuple[int, ...] | None:
+        return self.in_shapes[k] if k == 0 else None
+
+    def fn(self, x: np.ndarray, *rest) -> np.ndarray:
         return x.astype(self.out_dtypes[0])
 
 

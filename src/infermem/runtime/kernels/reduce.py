@@ -15,9 +15,24 @@ import numpy as np
 from .base import Kernel, KernelIO, leading
 from .registry import register
 
+
+def _logsumexp(x, axis, keepdims):
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    m = np.where(np.isfinite(m), m, 0)
+    r = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return r if keepdims else np.squeeze(r, axis=axis)
+
+
 REDUCE = {
     "ReduceMean": np.mean, "ReduceSum": np.sum, "ReduceMax": np.max, "ReduceMin": np.min,
     "ReduceProd": np.prod, "GlobalAveragePool": np.mean, "GlobalMaxPool": np.max,
+    "ReduceL1": lambda x, axis, keepdims: np.sum(np.abs(x), axis=axis, keepdims=keepdims),
+    "ReduceL2": lambda x, axis, keepdims: np.sqrt(np.sum(np.square(x), axis=axis,
+                                                         keepdims=keepdims)),
+    "ReduceSumSquare": lambda x, axis, keepdims: np.sum(np.square(x), axis=axis,
+                                                        keepdims=keepdims),
+    "ReduceLogSum": lambda x, axis, keepdims: np.log(np.sum(x, axis=axis, keepdims=keepdims)),
+    "ReduceLogSumExp": _logsumexp,
 }
 
 
@@ -54,7 +69,8 @@ class Reduce(Kernel):
             kw["initial"] = _extreme(self.in_dtypes[0], self.op.type == "ReduceMin")
         for lead in leading(self.in_shapes[0], self.first):
             x = io.read(0, lead)
-            y = fn(x, axis=local, keepdims=self.keep, **kw) if local else x
+            with np.errstate(all="ignore"):  # log(0) of an empty or zero reduction is -inf
+                y = fn(x, axis=local, keepdims=self.keep, **kw) if local else x
             io.write(0, lead, y)
             io.end_chunk()
 

@@ -1,4 +1,4 @@
-"""Data movement: copies of view ops, Concat, Transpose, Pad.
+"""Data movement: copies of view ops, Concat, Transpose, DepthToSpace.
 
 Chunk orders:
 
@@ -11,16 +11,16 @@ Chunk orders:
   Y[lead, off_i:off_i+n_i].
 * Transpose: flat runs of the output, each after reading the (strided) input
   elements that land in it.
-* Pad: for each index over the output's leading axes (trailing block of at most
-  CHUNK_ELEMS elements): read the input block it maps to (none for constant
-  padding rows), then write the padded output block.
+
+Pad and the other operators that map output indices to input indices axis by
+axis (Slice, Tile, Gather with constant indices, ...) are in axismap.py.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .base import CHUNK_ELEMS, Kernel, KernelIO, block_elems, flat_blocks, leading
+from .base import Kernel, KernelIO, block_elems, flat_blocks, leading
 from .registry import register
 
 
@@ -88,6 +88,10 @@ class Concat(Kernel):
 
 @register("Transpose")
 class Transpose(Kernel):
+    """Runs on views: DepthToSpace and SpaceToDepth are a transpose of the
+    input seen at a higher rank (`x_view`), giving the output seen at
+    `y_view`."""
+
     order = "flat: output runs in row-major order, each after reading its input elements"
 
     def setup(self) -> None:
@@ -95,102 +99,53 @@ class Transpose(Kernel):
         perm = self.ints("perm") or list(range(rank))[::-1]
         if sorted(perm) != list(range(rank)):
             raise self.fail(f"perm {perm} is not a permutation of {rank} axes")
-        self.perm = perm
-        n = block_elems(self.out_shapes[0])
+        self.perm, self.x_view = perm, tuple(self.in_shapes[0])
+        self.views()
+        self.y_view = tuple(self.x_view[p] for p in self.perm)
+        if int(np.prod(self.y_view)) != int(np.prod(self.out_shapes[0])):
+            raise self.fail(f"{self.in_shapes[0]} does not rearrange to {self.out_shapes[0]}")
+        n = block_elems(self.y_view)
         self.scratch_bytes = 8 * n + self.qdq_scratch([n], n)
+
+    def views(self) -> None:
+        """Set `x_view` and `perm` (a plain Transpose: the input as it is)."""
 
     def run(self, io: KernelIO) -> None:
         rank = len(self.perm)
-        for idx in flat_blocks(self.out_shapes[0]):
+        for idx in flat_blocks(self.y_view):
             src: list = [slice(None)] * rank
             for d, ix in enumerate(idx):
                 src[self.perm[d]] = ix
-            v = io.read(0, tuple(src))
+            v = io.read(0, tuple(src), shape=self.x_view)
             kept = [a for a in range(rank) if not isinstance(src[a], int)]
             want = [self.perm[d] for d in range(rank)
                     if d >= len(idx) or not isinstance(idx[d], int)]
-            io.write(0, idx, v.transpose([kept.index(a) for a in want]))
+            io.write(0, idx, v.transpose([kept.index(a) for a in want]), shape=self.y_view)
             io.end_chunk()
 
 
-@register("Pad")
-class Pad(Kernel):
-    order = "per leading output index: read the input block it maps to, write the padded block"
+@register("DepthToSpace", "SpaceToDepth")
+class DepthToSpace(Transpose):
+    """NCHW, blocksize b: DepthToSpace DCR views X as (N, b, b, C/b², H, W),
+    CRD as (N, C/b², b, b, H, W); SpaceToDepth views X as (N, C, H/b, b, W/b, b)
+    and moves the two b axes before C (DCR) or after it (CRD)."""
 
-    def setup(self) -> None:
-        xs, ys = self.in_shapes[0], self.out_shapes[0]
-        rank = len(xs)
-        pads = self.ints("pads") or self.ints("paddings")
-        if pads is None:
-            p = self.const(1)
-            if p is None:
-                raise self.fail("pads must be a constant (a weight)")
-            pads = [int(v) for v in np.asarray(p).reshape(-1)]
-        axes = list(range(rank))
-        if self.has_input(3):
-            a = self.const(3)
-            if a is None:
-                raise self.fail("axes must be a constant (a weight)")
-            axes = [int(v) + rank if v < 0 else int(v) for v in np.asarray(a).reshape(-1)]
-        if len(pads) != 2 * len(axes):
-            raise self.fail(f"{len(pads)} pads for {len(axes)} axes")
-        self.begin, self.end = [0] * rank, [0] * rank
-        for i, a in enumerate(axes):
-            self.begin[a], self.end[a] = pads[i], pads[i + len(axes)]
-        if [x + b + e for x, b, e in zip(xs, self.begin, self.end, strict=True)] != list(ys):
-            raise self.fail(f"pads {pads} do not take {xs} to {ys}")
-        mode = self.attrs.get("mode", "constant")
-        self.mode = mode.decode() if isinstance(mode, bytes) else mode
-        if self.mode not in ("constant", "edge", "reflect", "wrap"):
-            raise self.fail(f"pad mode {self.mode!r} is not supported")
-        k, inner = rank, 1
-        while k > 0 and inner * ys[k - 1] <= CHUNK_ELEMS:
-            k -= 1
-            inner *= ys[k]
-        self.k = k
-        self.scratch_bytes = 8 * 3 * inner + self.qdq_scratch([inner], inner)
-
-    def source(self, i: int, a: int) -> int | None:
-        """Input index on axis `a` that output index `i` copies (None: the constant)."""
-        n, j = self.in_shapes[0][a], i - self.begin[a]
-        if 0 <= j < n:
-            return j
-        if self.mode == "constant" or n == 0:
-            return None
-        if self.mode == "edge":
-            return min(max(j, 0), n - 1)
-        if self.mode == "wrap":
-            return j % n
-        period = 2 * (n - 1)
-        if period == 0:
-            return 0
-        j %= period
-        return j if j < n else period - j
-
-    def run(self, io: KernelIO) -> None:
-        ys, k = self.out_shapes[0], self.k
-        value = self.attrs.get("value", 0.0)
-        if self.has_input(2):
-            v = io.read(2).reshape(-1)
-            value = v[0] if v.size else 0
-        rank = len(ys)
-        # per trailing axis: the input index each output index copies, and where
-        # the constant goes instead (slices of the constant border, if any)
-        take, fills = [], []
-        for a in range(k, rank):
-            src = [self.source(i, a) for i in range(ys[a])]
-            take.append(np.array([0 if j is None else j for j in src], dtype=np.intp))
-            fills.append([i for i, j in enumerate(src) if j is None])
-        for lead in leading(ys, k):
-            src = [self.source(i, a) for a, i in enumerate(lead)]
-            if any(j is None for j in src):
-                io.write(0, lead, value)
-                io.end_chunk()
-                continue
-            block = io.read(0, tuple(src))
-            for ax, (idx, fill) in enumerate(zip(take, fills, strict=True)):
-                block = np.take(block, idx, axis=ax)
-                if fill:
-                    block[(slice(None),) * ax + (fill,)] = value
-            io.write(0, lead, block)
-            io.end_chunk()
+    def views(self) -> None:
+        xs = self.in_shapes[0]
+        b = int(self.attrs.get("blocksize", 0))
+        if len(xs) != 4 or b < 1:
+            raise self.fail(f"needs a 4-D input and a blocksize, got {xs} and {b}")
+        n, c, h, w = xs
+        if self.op.type == "SpaceToDepth":
+            if h % b or w % b:
+                raise self.fail(f"H and W of {xs} are not multiples of {b}")
+            crd = self.attrs.get("mode", "DCR") == "CRD"
+            self.x_view = (n, c, h // b, b, w // b, b)
+            self.perm = [0, 1, 3, 5, 2, 4] if crd else [0, 3, 5, 1, 2, 4]
+            return
+        if c % (b * b):
+            raise self.fail(f"C of {xs} is not a multiple of {b * b}")
+        if self.attrs.get("mode", "DCR") == "CRD":
+            self.x_view, self.perm = (n, c // (b * b), b, b, h, w), [0, 1, 4, 2, 5, 3]
+        else:
+            self.x_view, self.perm = (n, b, b, c // (b * b), h, w), [0, 3, 4, 1, 5, 2]
