@@ -16,7 +16,7 @@ from infermem.devices import bundled, find
 from infermem.fit import model_needs
 from infermem.frontends import load
 from infermem.sweep import Cache, SweepOptions, close_workers, run_task, sweep
-from infermem.sweep.task import make_task
+from infermem.sweep.task import Task, evaluate, make_task
 
 FIX = Path(__file__).parent / "fixtures"
 MODELS = ("tiny_unet_int8.tflite", "ds_cnn_int8.tflite", "inception_block_f32.onnx")
@@ -142,7 +142,23 @@ def test_interrupted_sweep_resumes_from_the_cache(zoo, tmp_path):
     assert not any(m["cached"] for m in other.models)
 
 
-def test_timeout_is_a_failed_row_and_the_next_model_runs(tmp_path):
+def test_shipped_bytes_serve_a_worker_without_the_file(tmp_path):
+    """What a Dask worker on another machine does: the path is missing (or
+    holds other bytes), so the bytes that travelled with the task are used."""
+    data = (FIX / "ds_cnn_int8.tflite").read_bytes()
+    here = make_task(str(FIX / "ds_cnn_int8.tflite"), SweepOptions(measure=False))
+    elsewhere = Task(str(tmp_path / "gone" / "ds_cnn_int8.tflite"), here.sha256, here.options,
+                     data)
+    other = tmp_path / "ds_cnn_int8.tflite"
+    other.write_bytes((FIX / "tiny_unet_int8.tflite").read_bytes())
+    stale = Task(str(other), here.sha256, here.options, data)
+    want = evaluate(here)["needs"]
+    assert evaluate(elsewhere)["needs"] == want and evaluate(stale)["needs"] == want
+    lost = evaluate(Task(elsewhere.path, here.sha256, here.options))
+    assert lost["status"] == "failed" and "no such file on this worker" in lost["error"]
+
+
+def test_timeout_is_a_failed_row_and_the_next_model_runs(tmp_path, capsys):
     slow = make_task(str(FIX / "mobilenet_v2_f32.onnx"), SweepOptions(measure=False, timeout=0.05))
     r = run_task(slow)
     assert r["status"] == "failed" and r["error_kind"] == "timeout"
@@ -154,16 +170,28 @@ def test_timeout_is_a_failed_row_and_the_next_model_runs(tmp_path):
                  "--no-measure", "--devices", "pico", "-o", str(out)]) == 0
     (row,) = csv.DictReader(out.open())
     assert row["status"] == "failed" and "timed out" in row["error"]
+    err = capsys.readouterr().err
+    assert "sweep: 1/1 models, 1 failed" in err and "1 of 1 models failed" in err
 
 
+@pytest.mark.slow
 def test_verify_proves_each_level(tmp_path, capsys):
-    shutil.copy(FIX / "tiny_unet_int8.tflite", tmp_path)
-    doc = _sweep_json(capsys, str(tmp_path), "--verify", "--levels", "infermem,dmo")
-    (m,) = doc["models"]
-    assert list(m["levels"]) == ["infermem", "dmo"]
-    for lv in m["levels"].values():
-        assert lv["verified"] is True
-        assert lv["verified_arena_bytes"] <= lv["arena_bytes"]
+    """TFLM for the .tflite, the arena executor for the ONNX model; the int8
+    what-if of a float model has nothing to run and says so."""
+    for m in ("tiny_unet_int8.tflite", "inception_block_f32.onnx"):
+        shutil.copy(FIX / m, tmp_path)
+    doc = _sweep_json(capsys, str(tmp_path), "--verify", "--levels", "infermem,dmo,int8")
+    for m in doc["models"]:
+        assert list(m["levels"]) == ["infermem", "dmo", "int8"]
+        for name, lv in m["levels"].items():
+            if lv["changes_model"]:
+                assert lv["verified"] is None and "what-if" in lv["verify_how"]
+                continue
+            assert lv["verified"] is True, (m["name"], name, lv["verify_how"])
+            assert lv["verified_arena_bytes"] <= lv["arena_bytes"]
+    onnx = next(m for m in doc["models"] if m["format"] == "onnx")
+    assert "onnxruntime" in onnx["levels"]["dmo"]["verify_how"]
+    assert onnx["levels"]["int8"]["verified"] is None
 
 
 @pytest.mark.parametrize(("args", "says"), [

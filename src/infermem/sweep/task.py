@@ -11,11 +11,12 @@ dict: the cache stores it as it is and the writers read it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -95,15 +96,13 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def make_task(path: str, options: SweepOptions, ship: bool = False) -> Task:
-    """The task for `path`; with `ship`, the file's bytes travel with it (for
-    workers that may not see the client's files).  An unreadable file still
+def make_task(path: str, options: SweepOptions) -> Task:
+    """The task for `path`, keyed by its content.  An unreadable file still
     gets a task (its hash empty) so it becomes a failed row, not an abort."""
     try:
-        data = Path(path).read_bytes()
+        return Task(path, file_sha256(path), options)
     except OSError as e:
         return Task(path, "", options, unreadable=e.strerror or str(e))
-    return Task(path, hashlib.sha256(data).hexdigest(), options, data if ship else None)
 
 
 def failed(task: Task, kind: str, reason: str, seconds: float = 0.0) -> dict:
@@ -133,29 +132,21 @@ def evaluate(task: Task) -> dict:
     return out
 
 
-class _local_copy:
+@contextlib.contextmanager
+def _local_copy(task: Task) -> Iterator[str]:
     """The task's file: its own path when readable here with the same content,
     else its shipped bytes in a temporary folder (same file name)."""
-
-    def __init__(self, task: Task):
-        self.task, self.tmp = task, None
-
-    def __enter__(self) -> str:
-        t = self.task
-        if t.unreadable:
-            raise BadInput(f"{t.path}: cannot read the file ({t.unreadable})")
-        if os.path.isfile(t.path) and (t.data is None or file_sha256(t.path) == t.sha256):
-            return t.path
-        if t.data is None:
-            raise BadInput(f"{t.path}: no such file on this worker")
-        self.tmp = tempfile.TemporaryDirectory(prefix="infermem-sweep-")
-        path = os.path.join(self.tmp.name, os.path.basename(t.path))
-        Path(path).write_bytes(t.data)
-        return path
-
-    def __exit__(self, *exc) -> None:
-        if self.tmp is not None:
-            self.tmp.cleanup()
+    if task.unreadable:
+        raise BadInput(f"{task.path}: cannot read the file ({task.unreadable})")
+    if os.path.isfile(task.path) and (task.data is None or file_sha256(task.path) == task.sha256):
+        yield task.path
+        return
+    if task.data is None:
+        raise BadInput(f"{task.path}: no such file on this worker")
+    with tempfile.TemporaryDirectory(prefix="infermem-sweep-") as tmp:
+        path = os.path.join(tmp, os.path.basename(task.path))
+        Path(path).write_bytes(task.data)
+        yield path
 
 
 def _evaluate(path: str, task: Task) -> dict:
