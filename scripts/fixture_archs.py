@@ -27,14 +27,16 @@ class Arch:
     branches: bool
 
 
-def calibrate_batchnorm(model: keras.Model, input_shape: tuple[int, ...], seed: int) -> None:
+def calibrate_batchnorm(model: keras.Model, input_shape: tuple[int, ...], seed: int,
+                        value_range: tuple[float, float] = (-1.0, 1.0)) -> None:
     """Give random-weight models trained-like activation statistics.
 
     Fresh Keras BatchNormalization is the identity (mean 0, variance 1), so deep
     random nets shrink their activations to ~0 and int8 outputs collapse to a
     constant, which would make output comparisons blind to memory-plan errors.
     Each BN gets a random affine part and moving statistics equal to the batch
-    statistics of its input on a seeded batch, as a trained net would have.
+    statistics of its input on a seeded batch (uniform over value_range, the
+    input range the model expects), as a trained net would have.
     """
     rng = np.random.default_rng(seed)
     bns = [lay for lay in model._flatten_layers() if isinstance(lay, layers.BatchNormalization)]
@@ -43,7 +45,7 @@ def calibrate_batchnorm(model: keras.Model, input_shape: tuple[int, ...], seed: 
         bn.gamma.assign(rng.uniform(0.5, 1.5, n).astype(np.float32))
         bn.beta.assign(rng.uniform(-0.5, 0.5, n).astype(np.float32))
         bn.momentum = 0.0
-    batch = rng.uniform(-1.0, 1.0, (32, *input_shape)).astype(np.float32)
+    batch = rng.uniform(*value_range, (32, *input_shape)).astype(np.float32)
     model(batch, training=True)  # momentum 0: moving stats := this batch's stats
     for bn in bns:
         bn.momentum = 0.99

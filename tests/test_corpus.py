@@ -1,0 +1,161 @@
+"""The real-world corpus (tests/corpus/, made by scripts/make_corpus.py).
+
+The files are shaped like what users bring (TFLiteConverter defaults with
+batch -1, dynamic-axes PyTorch exports, Paddle's dim_value -1, tf2onnx's
+unk__ dims). These tests check the corpus is what the manifest says and
+meaningful as a test set (outputs depend on the input in the reference
+runtimes), then run infermem's commands on it, as a user would: with
+`--input-shape` only where the manifest gives `run_shapes` (symbolic inputs).
+`benchmarks/zoo.py` prints the same commands as a table for every file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from ai_edge_litert.interpreter import Interpreter
+
+from infermem.cli import main
+
+CORPUS = Path(__file__).parent / "corpus"
+MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
+ENTRIES = {Path(e["file"]).stem: e for e in MANIFEST}
+ONNX = sorted(s for s, e in ENTRIES.items() if e["format"] == "onnx")
+TFLITE = sorted(s for s, e in ENTRIES.items() if e["format"] == "tflite")
+
+# What infermem does today on these files (the other helpers extend these as
+# their fixes land; benchmarks/zoo.py shows the rest and why it fails).
+PROFILES = ("resnet8_tf2onnx", "resnet18_torchvision", "bert_tiny", "gpt2_tiny",
+            "gpt2_tiny_with_past", "lstm_kws", "gru_denoiser", "mobilenet_v2_tf2onnx")
+VERIFIES = ("resnet8_tf2onnx", "resnet18_torchvision", "mobilenet_v2_tf2onnx")
+
+
+def path_of(stem: str) -> Path:
+    return CORPUS / ENTRIES[stem]["file"]
+
+
+def shape_args(stem: str) -> list[str]:
+    args: list[str] = []
+    for name, dims in (ENTRIES[stem]["run_shapes"] or {}).items():
+        args += ["--input-shape", f"{name}={'x'.join(map(str, dims))}"]
+    return args
+
+
+def run_json(capsys, *argv: str) -> dict:
+    assert main(list(argv)) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)
+
+
+def test_manifest_lists_exactly_the_files_and_they_are_small():
+    on_disk = {p.name for p in CORPUS.iterdir() if p.name != "manifest.json"}
+    assert on_disk == {e["file"] for e in MANIFEST}
+    for e in MANIFEST:
+        assert (CORPUS / e["file"]).stat().st_size == e["bytes"]
+        assert e["bytes"] < 1_800_000, e["file"]
+    assert sum(e["bytes"] for e in MANIFEST) < 25_000_000
+
+
+@pytest.mark.parametrize("stem", TFLITE)
+def test_tflite_files_have_a_dynamic_batch_like_every_keras_conversion(stem):
+    """TFLiteConverter.from_keras_model leaves -1 in the signature, 1 in the stored shape."""
+    details = Interpreter(model_path=str(path_of(stem))).get_input_details()
+    assert [list(d["shape_signature"]) for d in details] == \
+        [i["shape_signature"] for i in ENTRIES[stem]["inputs"]]
+    for d in details:
+        assert d["shape_signature"][0] == -1 and d["shape"][0] == 1
+    assert ENTRIES[stem]["run_shapes"] is None  # the stored shape is the one to use
+
+
+def _dims(value) -> list:
+    return [d.dim_param if d.HasField("dim_param") else d.dim_value
+            for d in value.type.tensor_type.shape.dim]
+
+
+@pytest.mark.parametrize("stem", ONNX)
+def test_onnx_inputs_are_symbolic_as_exported_and_run_shapes_fix_them(stem):
+    graph = onnx.load(path_of(stem), load_external_data=False).graph
+    inputs = {i.name: _dims(i) for i in graph.input}
+    assert inputs == {i["name"]: i["shape"] for i in ENTRIES[stem]["inputs"]}
+    symbolic = {n for n, dims in inputs.items()
+                if any(isinstance(d, str) or d <= 0 for d in dims)}
+    assert symbolic and symbolic == set(ENTRIES[stem]["run_shapes"])
+    for name, dims in inputs.items():  # run shapes keep every fixed dim
+        fixed = [(a, b) for a, b in zip(dims, ENTRIES[stem]["run_shapes"][name], strict=True)
+                 if isinstance(a, int) and a > 0]
+        assert all(a == b for a, b in fixed)
+
+
+def test_paddle_style_export_says_dynamic_with_minus_one():
+    dims = _dims(onnx.load(path_of("pplcnet_textline_cls")).graph.input[0])
+    assert dims == [-1, 3, 48, 192]
+
+
+def _onnx_feeds(sess, stem: str, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for i in sess.get_inputs():
+        shape = ENTRIES[stem]["run_shapes"][i.name]
+        if "int" in i.type:  # token ids / masks: valid ids for the 1000-word vocabularies
+            feeds[i.name] = rng.integers(0, 2 if "mask" in i.name or "type" in i.name else 1000,
+                                         shape).astype(np.int64)
+        else:
+            feeds[i.name] = rng.uniform(0, 1, shape).astype(np.float32)
+    return feeds
+
+
+@pytest.mark.parametrize("stem", ONNX)
+def test_onnx_outputs_depend_on_the_input_in_onnxruntime(stem):
+    sess = ort.InferenceSession(path_of(stem), providers=["CPUExecutionProvider"])
+    a, b = (sess.run(None, _onnx_feeds(sess, stem, seed)) for seed in (1, 2))
+    for name, x, y in zip(ENTRIES[stem]["outputs"], a, b, strict=True):
+        assert np.isfinite(x).all(), name
+        assert not np.array_equal(x, y), f"{stem}: output {name['name']} is input-independent"
+
+
+@pytest.mark.parametrize("stem", TFLITE)
+def test_tflite_outputs_depend_on_the_input_in_litert(stem):
+    interp = Interpreter(model_path=str(path_of(stem)))
+    interp.allocate_tensors()
+    (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
+    rng = np.random.default_rng(0)
+    results = []
+    for _ in range(3):
+        if inp["dtype"] == np.int8:
+            x = rng.integers(-128, 128, inp["shape"]).astype(np.int8)
+        else:
+            x = rng.uniform(0, 1, inp["shape"]).astype(np.float32)
+        interp.set_tensor(inp["index"], x)
+        interp.invoke()
+        results.append(interp.get_tensor(out["index"]).copy())
+    assert len({r.tobytes() for r in results}) == 3
+    if out["dtype"] == np.int8:  # not pinned to the clamp values
+        assert np.isin(np.stack(results), (-128, 127)).mean() < 0.5
+
+
+@pytest.mark.parametrize("stem", PROFILES)
+def test_profile(stem, capsys):
+    doc = run_json(capsys, "profile", str(path_of(stem)), *shape_args(stem), "--json")
+    assert doc["peak_bytes"] > 0 and doc["weights_bytes"] > 0
+    assert doc["peak_bytes"] <= doc["naive_bytes"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", PROFILES)
+def test_plan_and_dmo_plan_validate_and_dmo_is_never_larger(stem, capsys):
+    plain = run_json(capsys, "plan", str(path_of(stem)), *shape_args(stem), "--json")
+    dmo = run_json(capsys, "plan", str(path_of(stem)), *shape_args(stem), "--dmo", "--json")
+    assert plain["lower_bound_bytes"] <= plain["arena_bytes"]
+    assert 0 < dmo["arena_bytes"] <= plain["arena_bytes"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", VERIFIES)
+@pytest.mark.parametrize("dmo", [(), ("--dmo",)], ids=["best", "dmo"])
+def test_verify_runs_the_plan_against_onnxruntime(stem, dmo, capsys):
+    doc = run_json(capsys, "verify", str(path_of(stem)), *shape_args(stem), *dmo, "--json")
+    assert doc["ok"] and all(o["ok"] for o in doc["outputs"].values())
