@@ -79,8 +79,9 @@ class Tensor:
     quant: Quant | None = None
     data: np.ndarray | None = field(default=None, compare=False, repr=False)
 
-    @property
+    @cached_property
     def nbytes(self) -> int:
+        """Cached (the instance is frozen): profiles and planners ask it often."""
         return tensor_bytes(self.shape, self.dtype, self.name)
 
     @property

@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from ..budget import set_budget
+
+        set_budget(getattr(args, "max_memory", None))
         with _quiet(args):
             return int(args.func(args) or 0)
     except InfermemError as e:

@@ -41,9 +41,31 @@ def add_input_shape_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def parse_memory(text: str) -> int:
+    """--max-memory SIZE -> bytes (512MiB, 2GB, 1073741824; powers of 1024)."""
+    from ..sizes import parse_size
+
+    try:
+        n = parse_size(text, "value")
+    except BadInput as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return n
+
+
+def add_budget_arg(p: argparse.ArgumentParser) -> None:
+    """--max-memory: the byte budget every allocation estimate is checked against
+    (`cli.main` puts it in force before the command runs; see budget.py)."""
+    p.add_argument("--max-memory", type=parse_memory, default=None, metavar="SIZE",
+                   help="refuse (exit 2) any step estimated to need more memory than SIZE "
+                        "(512MiB, 2GB, bytes; default: half the RAM available at start)")
+
+
 def add_shape_args(p: argparse.ArgumentParser) -> None:
-    """--input-shape and --align: what every model command shares."""
+    """--input-shape, --max-memory and --align: what every model command shares."""
     add_input_shape_arg(p)
+    add_budget_arg(p)
     add_align_arg(p)
 
 

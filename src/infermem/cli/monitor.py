@@ -18,7 +18,7 @@ import json
 import os
 
 from ..errors import BadInput, Failure
-from ._common import add_force_arg, add_input_shape_arg, print_shape_notes
+from ._common import add_budget_arg, add_force_arg, add_input_shape_arg, print_shape_notes
 
 MODEL_SUFFIXES = (".onnx", ".tflite")
 PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
@@ -53,6 +53,7 @@ def add_parser(subparsers) -> None:
         "for a command: iterations left out of the leak verdict",
     )
     add_input_shape_arg(m)
+    add_budget_arg(m)
     m.add_argument(
         "--arena-size",
         type=int,

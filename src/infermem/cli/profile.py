@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from ._common import (
     add_json_arg,
     add_model_args,
@@ -27,6 +25,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..profile import profile, to_json
+    from ..report.json_rows import dumps_rows
     from ..report.profile_table import render_profile
     from ..report.sparsity_table import render_sparsity, sparsity_json
     from ..tflm.stored import stored_plan_of
@@ -45,7 +44,7 @@ def run(args) -> int:
         if rows is not None:
             doc["sparsity"] = sparsity_json(rows)
         doc["stored_offline_plan"] = stored.to_json() if stored else None
-        print(json.dumps(doc, indent=2))
+        print(dumps_rows(doc))
         return 0
     out = console()
     render_profile(prof, out)

@@ -6,6 +6,7 @@ import json
 
 from ._common import (
     add_force_arg,
+    add_budget_arg,
     add_input_shape_arg,
     add_json_arg,
     add_output_arg,
@@ -28,6 +29,7 @@ def add_parser(sub) -> None:
                    help="one scale per weight tensor instead of per output channel")
     add_seed_arg(p)
     add_input_shape_arg(p)
+    add_budget_arg(p)
     add_json_arg(p)
     add_force_arg(p)
     p.set_defaults(func=run)

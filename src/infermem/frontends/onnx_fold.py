@@ -12,7 +12,8 @@ carries only small constants (shape arithmetic needs their values, nothing
 else does); large weights are declared as typed inputs.  The common folds are
 plain numpy; only rare ops go through `onnx.reference` on a one-node graph.
 `ConstantOfShape` folds to a zero-stride `np.broadcast_to` view, so a 500 MB
-light VGG costs no memory.
+light VGG costs no memory; onnx_fold_budget decides, before computing, which
+other folds can be views and which would cost too much to materialise.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from onnx import helper, numpy_helper
 
 from ..errors import BadInput
 from ..graph import tensor_bytes
+from .onnx_fold_budget import FoldAllowance, estimate_bytes, footprint, view_fold
 from .onnx_load import DEFAULT_DOMAINS, describe, dims_of, elem_dtype, one_line, run_checker
 
 Dims = tuple[int | str, ...]
@@ -234,20 +236,64 @@ def reference_fold(node: onnx.NodeProto, feeds: dict[str, np.ndarray], opset: in
     return list(ReferenceEvaluator(node, opsets={"": opset}).run(None, feeds))
 
 
+FREE_FOLDS = frozenset({"Constant", "ConstantOfShape", "Shape", "Size"})  # no bytes to speak of
+
+
+def out_itemsize(node: onnx.NodeProto, shapes: Shapes, args: list) -> int:
+    """Bytes per element of a node's outputs (the widest; 8 when unknown)."""
+    sizes = []
+    for o in node.output:
+        if o in shapes and shapes[o][0]:
+            try:
+                sizes.append(np.dtype(helper.tensor_dtype_to_np_dtype(shapes[o][0])).itemsize)
+            except (KeyError, TypeError, ValueError):
+                sizes.append(8)
+    if not sizes:
+        sizes = [a.itemsize for a in args if a is not None] or [8]
+    return max(sizes)
+
+
+def compute(node: onnx.NodeProto, args: list, at: dict, dims: Dims | None, opset: int) -> list:
+    values = fast_fold(node, args, at, dims)
+    if values is None:
+        feeds = {i: a for i, a in zip(node.input, args, strict=False) if i and a is not None}
+        values = reference_fold(node, feeds, opset)
+    return values
+
+
 def evaluate(
-    node: onnx.NodeProto, index: int, consts: Mapping[str, np.ndarray], shapes: Shapes, opset: int
-) -> list[np.ndarray]:
-    """The values of a node's outputs, all its inputs being known."""
+    node: onnx.NodeProto,
+    index: int,
+    consts: Mapping[str, np.ndarray],
+    shapes: Shapes,
+    opset: int,
+    allowance: FoldAllowance,
+) -> list[np.ndarray] | None:
+    """The values of a node's outputs, all its inputs being known; None when
+    computing them would cost more than `allowance` admits (see
+    onnx_fold_budget: the node then stays an operator)."""
+    outs = []
     for out in node.output:  # refuse absurd outputs before computing them
         if out and out in shapes and is_static(shapes[out][1]):
             tensor_bytes(shapes[out][1], elem_dtype(shapes[out][0], out), out)
+            outs.append(tuple(int(d) for d in shapes[out][1]))
+        else:
+            outs.append(None)
     args = [consts.get(i) if i else None for i in node.input]
     dims = shapes.get(node.input[0], (0, None))[1] if node.input else None
+    at = attrs_of(node)
     try:
-        values = fast_fold(node, args, attrs_of(node), dims)
+        values = None
+        if node.op_type not in FREE_FOLDS:
+            values = view_fold(node, args, outs[0], lambda small: compute(node, small, at, dims,
+                                                                          opset))
+            if values is None:
+                need = estimate_bytes(node, args, outs, out_itemsize(node, shapes, args))
+                held = sum(footprint(a) for a in args if a is not None)
+                if not allowance.admit(need, held):
+                    return None
         if values is None:
-            feeds = {i: consts[i] for i in node.input if i}
-            values = reference_fold(node, feeds, opset)
+            values = compute(node, args, at, dims, opset)
     except BadInput:
         raise
     except MemoryError:
@@ -289,16 +335,18 @@ def fold_pass(
     shapes: Shapes,
     keep: set[str],
     opset: int,
+    allowance: FoldAllowance,
 ) -> list[tuple[int, onnx.NodeProto]]:
     """One pass in file order; returns the nodes that stay (with their file index)."""
     remaining = []
     for index, node in nodes:
-        if not can_fold(node, consts, shapes, keep):
+        values = None
+        if can_fold(node, consts, shapes, keep):
+            values = evaluate(node, index, consts, shapes, opset, allowance)
+        if values is None:
             remaining.append((index, node))
             continue
-        for name, value in zip(
-            node.output, evaluate(node, index, consts, shapes, opset), strict=False
-        ):
+        for name, value in zip(node.output, values, strict=False):
             if name:
                 consts[name] = value
     return remaining
@@ -315,6 +363,7 @@ def fold_and_infer(
     remaining (file index, node) pairs and the final shapes; `consts` grows."""
     nodes = list(enumerate(model.graph.node))
     keep = {o.name for o in model.graph.output}
+    allowance = FoldAllowance()
 
     def shapes_of(nodes: list[tuple[int, onnx.NodeProto]], first: bool) -> Shapes:
         """Inference from the inputs alone; the file's own annotations (value_info,
@@ -335,7 +384,7 @@ def fold_and_infer(
 
     for round_ in range(MAX_FOLD_ROUNDS):
         shapes = shapes_of(nodes, round_ == 0)
-        remaining = fold_pass(nodes, consts, shapes, keep, opset)
+        remaining = fold_pass(nodes, consts, shapes, keep, opset, allowance)
         if len(remaining) == len(nodes):
             return nodes, shapes
         nodes = remaining

@@ -115,7 +115,7 @@ def breadth_order(ctx: Context) -> list[int]:
 def conflicts_order(ctx: Context) -> list[int]:
     """TVM USMP greedy_by_conflicts: most lifetime conflicts first, then size desc."""
     rank = _rank(ctx)
-    return sorted(range(ctx.n), key=lambda i: (-len(ctx.nbr[i]), -ctx.size[i], rank[i]))
+    return sorted(range(ctx.n), key=lambda i: (-ctx.degree[i], -ctx.size[i], rank[i]))
 
 
 ORDERS = {

@@ -36,25 +36,28 @@ def forbidden(
         out.sort()
         return out
     out = [(o - s, o + size[j]) for j in ctx.nbr[i] if j not in allow and (o := off[j]) >= 0]
-    for j, (k_out, k_in) in allow.items():  # i may reach k_out into j; j k_in into i
-        o = off[j]
-        if o < 0:
-            continue
-        e = o + size[j]
-        lo, hi = o - s, e
-        if mirror:
-            if k_out is not None:
-                hi = min(hi, max(e - s, e - k_out))
-            if k_in is not None:
-                lo = max(lo, min(e, o + k_in) - s)
-        else:
-            if k_out is not None:
-                lo = max(lo, min(o, o + k_out - s))
-            if k_in is not None:
-                hi = min(hi, max(o, e - k_in))
-        out.append((lo, hi))
+    out += [allowed_range(ctx, j, ks, s, off[j], mirror) for j, ks in allow.items() if off[j] >= 0]
     out.sort()
     return out
+
+
+def allowed_range(ctx: Context, j: int, ks: tuple, s: int, o: int, mirror: bool) -> tuple:
+    """The forbidden range of a buffer of size s against placed j (at o) when
+    an overlap allows (k_out, k_in) = ks: i may reach k_out into j, j k_in into i."""
+    k_out, k_in = ks
+    e = o + ctx.size[j]
+    lo, hi = o - s, e
+    if mirror:
+        if k_out is not None:
+            hi = min(hi, max(e - s, e - k_out))
+        if k_in is not None:
+            lo = max(lo, min(e, o + k_in) - s)
+    else:
+        if k_out is not None:
+            lo = max(lo, min(o, o + k_out - s))
+        if k_in is not None:
+            hi = min(hi, max(o, e - k_in))
+    return lo, hi
 
 
 def _up(x: int, a: int) -> int:
@@ -104,17 +107,38 @@ def place(
     if mirror and (start or off is not None or any(f is not None for f in ctx.fixed)):
         raise ValueError("mirrored placement needs a fresh start and no fixed buffers")
     off = ctx.initial() if off is None else off
-    choose = first_fit if fit == "first" else best_fit
     use = use_overlaps and bool(ctx.problem.overlaps)
-    al, fixed, size = ctx.alignment, ctx.fixed, ctx.size
-    for i in order[start:]:
-        if fixed[i] is None:
-            # zero bytes never clash; TFLM does not even plan them
-            off[i] = choose(forbidden(ctx, i, off, use, mirror), al) if size[i] else 0
+    if ctx.nbr is None:
+        _place_dense(ctx, order[start:], fit, use, off, mirror)
+    else:
+        choose = first_fit if fit == "first" else best_fit
+        al, fixed, size = ctx.alignment, ctx.fixed, ctx.size
+        for i in order[start:]:
+            if fixed[i] is None:
+                # zero bytes never clash; TFLM does not even plan them
+                off[i] = choose(forbidden(ctx, i, off, use, mirror), al) if size[i] else 0
     if mirror:
         top = peak(ctx, off)
-        off = [top - o - s if s else 0 for o, s in zip(off, size, strict=True)]
+        off = [top - o - s if s else 0 for o, s in zip(off, ctx.size, strict=True)]
     return off
+
+
+def _place_dense(
+    ctx: Context, order: Sequence[int], fit: str, use: bool, off: list[int], mirror: bool
+) -> None:
+    """`place`'s loop without neighbour lists (see place_dense), same offsets."""
+    from . import place_dense as D
+
+    placed = D.Placed(ctx, off)
+    choose = D.FITS[fit]
+    for i in order:
+        if ctx.fixed[i] is None:
+            if ctx.size[i]:
+                lo, hi = D.forbidden(ctx, i, placed, off, use, mirror, allowed_range)
+                off[i] = choose(lo, hi, ctx.alignment)
+            else:
+                off[i] = 0
+            placed.add(ctx, i, off[i])
 
 
 def arena(ctx: Context, off: Sequence[int]) -> int:

@@ -1,0 +1,107 @@
+"""The near-linear paths give the same answers as the ones they replace.
+
+Dense problems (too many conflicting pairs to list) are placed from numpy
+arrays instead of neighbour lists; every greedy, with and without overlaps,
+mirrored or not, must give the identical offsets either way.  The figures
+(how fast, how much memory) are in benchmarks/scale.py, not here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infermem.planners.greedy import ORDERS
+from infermem.planners.place import place
+from infermem.planners.problem import Buffer, Overlap, Problem
+from infermem.planners.synthetic import cnn_like
+from infermem.profile import live_names
+
+C = importlib.import_module("infermem.planners.context")  # the module, not the function
+
+
+def random_problem(seed: int, n: int, overlaps: bool, fixed: bool, al: int) -> Problem:
+    """Lifetimes of every length (wide cliques included), sizes of every kind."""
+    rng = random.Random(seed)
+    steps = max(1, n // 3)
+    bufs, ovs = [], []
+    for k in range(n):
+        first = rng.randrange(steps)
+        last = min(steps - 1, first + rng.choice([0, 0, 1, 2, steps]))
+        size = rng.choice([0, 1, 7, 16, 48, 100, 256, 1000])
+        off = None
+        if fixed and rng.random() < 0.1:
+            off = al * rng.randrange(0, 64)
+        bufs.append(Buffer(f"b{k}", size, first, last, offset=off, index=k))
+    for k in range(1, n):
+        if overlaps and rng.random() < 0.5:
+            j = rng.randrange(k)
+            ovs.append(Overlap(bufs[k].name, bufs[j].name, rng.choice([0, 16, 64, 1000])))
+    # fixed buffers must not clash with each other: keep one fixed per step range
+    kept, seen = [], []
+    for b in bufs:
+        if b.offset is not None and any(
+            b.first <= s.last and s.first <= b.last and b.offset < s.offset + s.size
+            and s.offset < b.offset + b.size for s in seen
+        ):
+            b = Buffer(b.name, b.size, b.first, b.last, index=b.index)
+        if b.offset is not None:
+            seen.append(b)
+        kept.append(b)
+    return Problem(tuple(kept), al, tuple(ovs))
+
+
+def both(problem: Problem, monkeypatch) -> tuple[C.Context, C.Context]:
+    listed = C._build(problem)
+    monkeypatch.setattr(C, "NBR_MAX_PAIRS", -1)
+    dense = C._build(problem)
+    monkeypatch.undo()
+    assert listed.nbr is not None and dense.nbr is None
+    return listed, dense
+
+
+def assert_same_placements(problem: Problem, monkeypatch) -> None:
+    listed, dense = both(problem, monkeypatch)
+    assert listed.degree == tuple(len(x) for x in listed.nbr)
+    no_fixed = all(f is None for f in listed.fixed)
+    for name, (order_fn, fit) in ORDERS.items():
+        for use in (False, True):
+            for mirror in (False, True) if no_fixed else (False,):
+                a = place(listed, order_fn(listed), fit, use, mirror=mirror)
+                b = place(dense, order_fn(dense), fit, use, mirror=mirror)
+                assert a == b, (name, use, mirror)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(1, 60),
+    overlaps=st.booleans(),
+    fixed=st.booleans(),
+    al=st.sampled_from([1, 16, 64]),
+)
+def test_dense_placement_equals_neighbour_lists(seed, n, overlaps, fixed, al):
+    with pytest.MonkeyPatch.context() as mp:
+        assert_same_placements(random_problem(seed, n, overlaps, fixed, al), mp)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_dense_placement_equals_on_cnn_shapes(seed, monkeypatch):
+    assert_same_placements(cnn_like(300, seed=seed, overlaps=True), monkeypatch)
+
+
+def test_live_names_sweep_equals_the_definition():
+    from infermem.lifetimes import Lifetime
+
+    rng = random.Random(1)
+    lts = []
+    for k in range(200):
+        a = rng.randrange(50)
+        lts.append(Lifetime(f"t{k}", 16, a, min(49, a + rng.choice([0, 1, 5, 49]))))
+    got = live_names(lts, 50)
+    want = [tuple(lt.name for lt in lts if lt.first <= s <= lt.last) for s in range(50)]
+    assert got == want
