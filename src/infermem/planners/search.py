@@ -10,7 +10,6 @@ position, keep the change unless the arena grows.
 from __future__ import annotations
 
 import random
-import time
 
 from .context import Context, context
 from .greedy import ORDERS
@@ -19,6 +18,7 @@ from .problem import Problem
 from .registry import Placed, PlanOptions, register
 
 GREEDIES = ("tflm", "best-fit", "breadth", "conflicts")
+PLACEMENTS_PER_SECOND = 200_000  # hill-climb work units per second of --time-limit
 MIRROR_MAX = 2000  # and tries mirrored greedies (overlaps only) up to this many
 
 
@@ -75,10 +75,13 @@ def climb(
     budget: float,
     lb: int = 0,
 ) -> tuple[list[int], int]:
-    """Hill-climb over placement orders until the attempts or the time budget
-    run out or the arena meets `lb`; returns (offsets, attempts made)."""
+    """Hill-climb over placement orders until the attempts or the work budget
+    run out or the arena meets `lb`; returns (offsets, attempts made).
+    `budget` is in seconds of work, counted as buffer placements
+    (PLACEMENTS_PER_SECOND each), never read from a clock: the same problem
+    and seed give the same plan on any machine under any load."""
     rng = random.Random(opts.seed)
-    deadline = time.perf_counter() + budget
+    work = int(budget * PLACEMENTS_PER_SECOND)
     order = list(order)
     off = place(ctx, order, fit, use)
     best = peak(ctx, off)
@@ -86,7 +89,7 @@ def climb(
     movable = [p for p, i in enumerate(order) if fixed[i] is None]
     tries = 0
     while tries < opts.attempts and len(movable) > 1 and best > lb:
-        if time.perf_counter() > deadline:
+        if work <= 0:
             break
         tries += 1
         top = [p for p in movable if off[order[p]] + size[order[p]] == best]
@@ -97,6 +100,7 @@ def climb(
         cand = list(order)
         cand[p], cand[q] = cand[q], cand[p]
         start = min(p, q)
+        work -= len(cand) - start
         trial = list(off)
         for i in cand[start:]:
             if fixed[i] is None:
