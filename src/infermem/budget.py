@@ -59,12 +59,15 @@ def use_budget(n: int | None) -> Iterator[None]:
 def check(need: int, what: str) -> None:
     """BadInput when `need` bytes (an estimate made before allocating) exceed
     the budget; `what` names the step and the tensor or node it is for."""
-    from .report.units import human_bytes as human
-
     limit = memory_budget()
     if need > limit:
         raise BadInput(
-            f"{what} would need about {human(need)} ({need:,} B), more than the memory "
-            f"budget of {human(limit)} ({limit:,} B); raise it with --max-memory if this "
+            f"{what} would need about {mib(need)} ({need:,} B), more than the memory "
+            f"budget of {mib(limit)} ({limit:,} B); raise it with --max-memory if this "
             "machine can hold it"
         )
+
+
+def mib(n: int) -> str:
+    """Budgets are tens of MiB and up: one unit keeps the message comparable."""
+    return f"{n / (1 << 20):,.1f} MiB"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from ._common import (
-    add_force_arg,
     add_budget_arg,
+    add_force_arg,
     add_input_shape_arg,
     add_json_arg,
     add_output_arg,
