@@ -201,10 +201,13 @@ def test_verify_proves_each_level(tmp_path, capsys):
     (["--jobs", "0"], "--jobs"),
     (["-o", "r.xlsx"], "unknown format"),
     (["--timeout", "0"], "--timeout"),
+    (["--cache-dir", "m.tflite/c"], "cannot create the sweep cache"),
 ])
 def test_bad_options_are_one_line_errors(args, says, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["sweep", str(FIX / "ds_cnn_int8.tflite"), "--no-cache", *args]) == 2
+    (tmp_path / "m.tflite").write_bytes(b"a file, so no folder can be made under it")
+    cache = [] if "--cache-dir" in args else ["--no-cache"]
+    assert main(["sweep", str(FIX / "ds_cnn_int8.tflite"), *cache, *args]) == 2
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
 

@@ -7,7 +7,13 @@ import json
 import sys
 
 from ..errors import BadInput
-from ._common import add_force_arg
+from ._common import (
+    add_align_arg,
+    add_force_arg,
+    add_json_arg,
+    add_no_measure_arg,
+    add_time_limit_arg,
+)
 
 
 def add_parser(sub) -> None:
@@ -23,24 +29,21 @@ def add_parser(sub) -> None:
                    help="levels to report (default: runtime,infermem,reorder,dmo,int8)")
     p.add_argument("--verify", action="store_true",
                    help="prove each level's arena by running the model in it (TFLM / executor)")
-    p.add_argument("--no-measure", action="store_true",
-                   help="for .tflite: do not run TFLM for the runtime level's head and tail")
+    add_no_measure_arg(p)
     p.add_argument("--jobs", type=int, metavar="N", help="local workers (default: CPU count)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on a Dask cluster (tcp://HOST:8786) instead of locally")
     p.add_argument("--timeout", type=float, default=300.0, metavar="S",
                    help="seconds one model may take before it is a failed row (default 300)")
-    p.add_argument("--time-limit", type=float, default=5.0, metavar="S",
-                   help="time limit per plan / order search, seconds (default 5)")
-    p.add_argument("--align", type=int, default=16, help="arena alignment in bytes (default 16)")
+    add_time_limit_arg(p, 5.0)
+    add_align_arg(p)
     p.add_argument("--no-cache", action="store_true", help="evaluate every model again")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="result cache (default: $XDG_CACHE_HOME/infermem/sweep)")
     p.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
                    help="results.json / .csv / .html (repeatable, format by extension)")
     add_force_arg(p)
-    p.add_argument("--json", action="store_true",
-                   help="print the JSON document to stdout (no progress)")
+    add_json_arg(p)
     p.set_defaults(func=run)
 
 
@@ -60,7 +63,7 @@ def run(args) -> int:
         raise BadInput(f"--jobs must be at least 1, got {args.jobs}")
     if args.jobs is not None and args.scheduler:
         raise BadInput("--jobs sizes the local pool; with --scheduler the cluster's workers run")
-    options = SweepOptions(parse_levels(args.levels), args.verify, not args.no_measure,
+    options = SweepOptions(parse_levels(args.levels), args.verify, args.measure,
                            args.time_limit, args.align, args.timeout)
     devices = _devices(args)
     writer = Writer(check_outputs(args.output, discover(args.paths), args.force))

@@ -6,7 +6,8 @@ Kept: results that would come out the same next time: evaluated models and
 models refused as bad input.  Not kept: timeouts, crashes and failures,
 which may be the machine's fault (load, memory) and are retried.
 
-Default folder: `$XDG_CACHE_HOME/infermem/sweep` (`~/.cache/infermem/sweep`).
+Default folder: `$XDG_CACHE_HOME/infermem/sweep` (`~/.cache/infermem/sweep`),
+created when the sweep starts.
 Each entry is written atomically; an unreadable entry counts as missing.
 """
 
@@ -34,12 +35,19 @@ def key(task: Task) -> str:
 
 
 class Cache:
-    """Results by `key(task)` under `folder` (created when first written)."""
+    """Results by `key(task)` under `folder`, created here so that a folder
+    that cannot be written is an error before the sweep, not in the middle."""
 
     def __init__(self, folder: str | os.PathLike | None = None):
         self.folder = Path(folder) if folder else default_dir()
-        if self.folder.exists() and not self.folder.is_dir():
-            raise BadInput(f"cache folder {self.folder} is a file")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise BadInput(f"cannot create the sweep cache {self.folder}: "
+                           f"{e.strerror or e} (use --cache-dir DIR or --no-cache)") from None
+        if not os.access(self.folder, os.W_OK):
+            raise BadInput(f"cannot write the sweep cache {self.folder} "
+                           "(use --cache-dir DIR or --no-cache)")
 
     def _path(self, task: Task) -> Path:
         k = key(task)
@@ -63,7 +71,7 @@ class Cache:
             return False
         path = self._path(task)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(exist_ok=True)
             write_text(path, json.dumps(result))
         except OSError as e:
             raise BadInput(f"cannot write the sweep cache in {self.folder}: {e.strerror} "

@@ -150,14 +150,15 @@ def _local_copy(task: Task) -> Iterator[str]:
 
 
 def _evaluate(path: str, task: Task) -> dict:
-    from .. import fit, profile
+    from ..fit import fit, model_needs, to_json
     from ..frontends import load
+    from ..profile import profile
 
     o = task.options
     graph = load(path)
-    prof = profile.profile(graph, alignment=o.alignment)
-    needs = fit.model_needs(graph, None, o.alignment, o.time_limit, measure=o.measure)
-    doc = fit.to_json(fit.fit(needs, ()))
+    prof = profile(graph, alignment=o.alignment)
+    needs = model_needs(graph, None, o.alignment, o.time_limit, measure=o.measure)
+    doc = to_json(fit(needs, ()))
     doc.pop("devices")
     verification = None
     if o.verify:

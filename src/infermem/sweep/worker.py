@@ -163,8 +163,9 @@ def _serve() -> None:
     """The child: import once, then answer tasks until stdin closes."""
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything a library prints goes to the log, not the protocol
-    from .. import fit, profile  # noqa: F401 - imported once, before the first task
+    from ..fit import model_needs  # noqa: F401 - imported once, before the first task
     from ..frontends import onnx, tflite  # noqa: F401
+    from ..profile import profile  # noqa: F401
 
     proto.write("READY\n")
     for line in sys.stdin.buffer:
