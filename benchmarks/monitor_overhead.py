@@ -164,7 +164,7 @@ def per_inference(path: Path, runs: int, repeats: int, interval_ms: float) -> tu
     return statistics.median(bare), statistics.median(monitored)
 
 
-def child(path: Path, runs: int, repeats: int, interval_ms: float):
+def child(path: Path, runs: int, repeats: int, interval_ms: float, uss_ms: float | None = 250.0):
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "plain.py"
         script.write_text(PLAIN)
@@ -173,7 +173,8 @@ def child(path: Path, runs: int, repeats: int, interval_ms: float):
             subprocess.run([sys.executable, str(script), str(path), str(runs)], check=True)
 
         def monitored() -> None:
-            r = monitor_model(str(path), runs=runs, warmup=0, interval_ms=interval_ms, threads=1)
+            r = monitor_model(str(path), runs=runs, warmup=0, interval_ms=interval_ms, threads=1,
+                              uss_interval_ms=uss_ms)  # fmt: skip
             assert r.error is None, r.error
 
         return _interleaved(plain, monitored, repeats)
@@ -185,13 +186,22 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--interval-ms", type=float, default=5.0)
     ap.add_argument("--only", choices=("squeezenet", "tiny", "pyloop", "child"), default=None)
+    ap.add_argument(
+        "--uss-interval-ms",
+        type=float,
+        default=250.0,
+        help="child scenario: USS period, 0 for none (default 250, as the CLI)",
+    )
     args = ap.parse_args()
     n, r, iv = args.runs, args.repeats, args.interval_ms
     scenarios = {
         "squeezenet": ("in-process, SqueezeNet", lambda: in_process(SQUEEZENET, n, r, iv)),
         "tiny": ("in-process, DS-CNN (tiny)", lambda: in_process(TINY, n * 20, r, iv)),
         "pyloop": ("in-process, Python loop", lambda: python_loop(n * 200_000, r, iv)),
-        "child": ("child process, SqueezeNet", lambda: child(SQUEEZENET, n, r, iv)),
+        "child": (
+            "child process, SqueezeNet",
+            lambda: child(SQUEEZENET, n, r, iv, args.uss_interval_ms or None),
+        ),
     }
     rows = [(name, run()) for key, (name, run) in scenarios.items() if args.only in (None, key)]
     print(f"interval {args.interval_ms:g} ms, {args.repeats} repeats, medians; "

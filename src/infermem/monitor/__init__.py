@@ -1,16 +1,15 @@
 """Runtime memory monitor: what a program's memory does over time, phase by phase.
 
 `Monitor` samples this process; `monitor_model` and `monitor_command` run a
-model or any command in a child process and watch it from outside.  Only
-`Monitor` is imported eagerly (it needs nothing beyond the standard library,
-so a child in a bare environment can use it); the rest loads on first use.
+model or any command in a child process and watch it from outside.  Every
+name loads on first use, so that importing a submodule (the monitored
+child imports `runtimes`) costs nothing else.
 """
 
 from __future__ import annotations
 
-from .session import Monitor
-
 _LAZY = {
+    "Monitor": "session",
     "monitor_model": "runner",
     "monitor_command": "runner",
     "MonitorResult": "result",
@@ -23,7 +22,7 @@ _LAZY = {
     "runs_to_detect": "leak",
 }
 
-__all__ = ["Monitor", *_LAZY]
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str):

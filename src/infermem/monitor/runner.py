@@ -29,6 +29,7 @@ from .runtimes import RUNTIMES
 from .sampler import Sampler
 
 _PKG_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding `infermem`
+_CHILD = str(Path(__file__).resolve().parent / "child.py")
 
 
 def _wait(
@@ -181,8 +182,7 @@ def model_argv(
     """The child command line that loads and runs `model` under `runtime`."""
     argv = [
         python or sys.executable,
-        "-m",
-        "infermem.monitor.child",
+        _CHILD,  # as a script: lighter than `-m` (see child.py)
         "--runtime",
         runtime,
         "--model",

@@ -12,12 +12,10 @@ Runs inside the monitored child; module-level imports stay standard-library.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import sys
-import tempfile
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import BadInput
 
@@ -43,8 +41,10 @@ _ORT_TYPES = {
 }
 
 
-@dataclass(frozen=True)
-class InputSpec:
+class InputSpec(NamedTuple):
+    """One input as the runtime reports it (a NamedTuple: dataclasses would
+    cost the monitored child's start-up an import a plain script does not pay)."""
+
     name: str
     shape: tuple[int, ...]
     dtype: str
@@ -149,26 +149,35 @@ class _LiteRT(Session):
         self._it.invoke()
 
 
-@contextlib.contextmanager
-def _c_stderr():
+class _c_stderr:  # noqa: N801  (used as a function: `with _c_stderr() as printed:`)
     """Hold back what C code prints on fd 2 while TFLM builds its interpreter
-    (its "Failed to allocate ... missing: N" lines, "Input index 1 out of
-    range" while inputs are counted); yields a function that returns it, so a
-    failure can be one clear message instead."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as buf:
-        os.dup2(buf.fileno(), 2)
+    (its "Failed to allocate ... missing: N" lines) or reports its arena;
+    yields a function that returns it, so a failure can be one clear message
+    instead.  A class, not contextlib + tempfile: the child imports this
+    module before it runs anything, and those imports would be overhead."""
 
-        def text() -> str:
-            buf.seek(0)
-            return buf.read().decode(errors="replace")
+    def __enter__(self):
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        if hasattr(os, "memfd_create"):
+            self._fd = os.memfd_create("infermem-stderr")
+        else:
+            path = os.path.join(
+                os.environ.get("TMPDIR", "/tmp"), f".infermem-{os.getpid()}-{id(self)}"
+            )
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            os.unlink(path)  # anonymous from now on, as a TemporaryFile
+        os.dup2(self._fd, 2)
+        return self.text
 
-        try:
-            yield text
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    def text(self) -> str:
+        size = os.fstat(self._fd).st_size
+        return os.pread(self._fd, size, 0).decode(errors="replace")
+
+    def __exit__(self, *exc) -> None:
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        os.close(self._fd)
 
 
 class _Tflm(Session):
@@ -235,7 +244,8 @@ def create_session(runtime, module, data, shapes, arena_size=None, threads=None)
             raise BadInput(
                 f"the TFLM arena is too small: {given} cannot hold the model's tensors; "
                 "give a larger --arena-size (`infermem tflm measure MODEL` reports the "
-                "smallest that works)") from None
+                "smallest that works)"
+            ) from None
         raise BadInput(f"{runtime} could not load the model: {type(e).__name__}: {e}") from None
 
 
