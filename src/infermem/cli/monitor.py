@@ -21,7 +21,7 @@ from ..errors import BadInput, Failure
 from ._common import add_budget_arg, add_force_arg, add_input_shape_arg, print_shape_notes
 
 MODEL_SUFFIXES = (".onnx", ".tflite")
-PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def add_parser(subparsers) -> None:
