@@ -134,6 +134,35 @@ MODELS = {
     ], {"x": (2, 5, 8)}, ["out"], {
         "wq": w(8, 8), "wk": w(8, 8), "hs": np.array([2, 5, 2, 4], I64),
         "flat": np.array([2, 5, 8], I64), "ls": w(8), "lb": w(8)}, opset=20),
+    "attention_op": lambda: model([  # opset 23's fused Attention, grouped heads, causal
+        ("MatMul", ["x", "wq"], ["q"]),
+        ("MatMul", ["x", "wk"], ["k"]),
+        ("MatMul", ["x", "wv"], ["v"]),
+        ("Attention", ["q", "k", "v"], ["att"], {"q_num_heads": 4, "kv_num_heads": 2,
+                                                 "is_causal": 1}),
+        ("Reshape", ["att", "s4"], ["a4"]),
+        ("Transpose", ["a4"], ["at"], {"perm": [0, 2, 1, 3]}),
+        ("RotaryEmbedding", ["at", "cos", "sin", "pos"], ["ro"], {"interleaved": 1}),
+    ], {"x": (2, 5, 8)}, ["ro"], {
+        "wq": w(8, 8), "wk": w(8, 4), "wv": w(8, 4), "s4": np.array([2, 5, 4, 2], I64),
+        "cos": np.cos(w(7, 1)), "sin": np.sin(w(7, 1)),
+        "pos": np.array([[0, 1, 2, 3, 4], [2, 3, 4, 5, 6]], I64)}, opset=23),
+    "dynamic_quant": lambda: model([  # what onnxruntime's quantize_dynamic writes
+        ("Relu", ["x"], ["a"]),
+        ("DynamicQuantizeLinear", ["a"], ["aq", "as", "az"]),
+        ("MatMulInteger", ["aq", "wq", "az", "wz"], ["acc"]),
+        ("Cast", ["acc"], ["accf"], {"to": F}),
+        ("Mul", ["as", "ws"], ["sc"]),
+        ("Mul", ["accf", "sc"], ["y"]),
+        ("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
+        ("ConvInteger", ["xq", "cw", "xz", "cz"], ["cacc"], {"pads": [1, 1, 1, 1]}),
+        ("Cast", ["cacc"], ["caccf"], {"to": F}),
+        ("Shape", ["caccf"], ["shp"], {"start": 1}),
+        ("Cast", ["shp"], ["shpf"], {"to": F}),
+    ], {"x": (1, 3, 6, 8)}, ["y", "caccf", "shpf"], {
+        "wq": RNG.integers(0, 255, (8, 5)).astype(np.uint8), "wz": np.uint8(128),
+        "ws": np.float32(0.02), "cw": RNG.integers(0, 255, (4, 3, 3, 3)).astype(np.uint8),
+        "cz": np.uint8(120)}),
     "recurrent": lambda: model([
         ("Relu", ["x"], ["a"]),
         ("LSTM", ["a", "lw", "lr", "lb"], ["y1", "h1", "c1"],

@@ -77,8 +77,9 @@ def _chunks_conv(k, pos: int) -> Iterator[Chunk]:
     every = slice(None)
     n_, c, _, _ = k.x4
     read = pos == k.X
-    # the weights are read whole in every chunk, the bias for the chunk's channels
-    other = () if pos == k.W else None
+    # the weights (and ConvInteger's zero points) are read whole in every chunk,
+    # the bias for the chunk's channels
+    other = () if pos != k.B else None
     if k.depthwise:
         for n in range(n_):
             for ci in range(c):
@@ -135,7 +136,12 @@ def _chunks_matmul(k, pos: int) -> Iterator[Chunk]:
         ia = broadcast_index(bi, k.a[:-2], rank)
         ib = broadcast_index(bi, k.b[:-2], rank)
         for m in range(k.a[-2]):
-            r = (*ia, m) if pos == k.A else (*ib, slice(None), slice(None))
+            if pos == k.A:
+                r = (*ia, m)
+            elif pos == k.BM:
+                r = (*ib, slice(None), slice(None))
+            else:  # MatMulInteger's zero points: whole, every chunk
+                r = ()
             yield (*bi, m), r
 
 
@@ -224,7 +230,7 @@ def _input_shape(k, family: str, pos: int) -> tuple[int, ...]:
         return k.x4
     if family == "Pool":
         return k.x4
-    if family == "MatMul":
+    if family == "MatMul" and pos in (k.A, k.BM):
         return k.a if pos == k.A else k.b
     if family == "Elementwise" and getattr(k, "bshapes", None) and k.bshapes[pos] is not None:
         return k.bshapes[pos]

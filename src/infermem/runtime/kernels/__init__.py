@@ -12,12 +12,14 @@ from __future__ import annotations
 from ...errors import BadInput
 from ...graph import Graph, Operator
 from . import (  # noqa: F401
+    attention,
     axis,
     axismap,
     conv,
     convt,
     elementwise,
     gather,
+    loss,
     matmul,
     matrix,
     norm,

@@ -252,6 +252,21 @@ class Cast(Elementwise):
         return x.astype(self.out_dtypes[0])
 
 
+@register("BitCast")
+class BitCast(Elementwise):
+    """The same bytes read as another type of the same width."""
+
+    def setup(self) -> None:
+        if self.in_dtypes[0].itemsize != self.out_dtypes[0].itemsize or "O" in (
+                self.in_dtypes[0].kind, self.out_dtypes[0].kind):
+            raise self.fail(f"BitCast from {self.in_dtypes[0]} to {self.out_dtypes[0]} "
+                            "changes the width")
+        super().setup()
+
+    def fn(self, x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x).view(self.out_dtypes[0]).reshape(x.shape)
+
+
 @register("BatchNormalization")
 class BatchNormalization(Elementwise):
     """Inference form: y = (x - mean) / sqrt(var + eps) * scale + B, parameters

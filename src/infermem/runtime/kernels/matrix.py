@@ -6,6 +6,7 @@ Chunk orders:
 * OneHot: indices viewed as (P, Q) around `axis`, output as (P, depth, Q);
   per p: read indices[p] and the values, write output[p].
 * Einsum, Det: one chunk: read every input whole, write the output.
+* Shape, Size: one chunk that reads nothing (the shape is known) and writes.
 """
 
 from __future__ import annotations
@@ -123,3 +124,26 @@ class Det(Blocked):
 
     def compute(self, ctx, x):
         return (np.linalg.det(x),)
+
+
+@register("Shape", "Size")
+class Shape(Blocked):
+    """The input's shape (Shape, `start`/`end` slicing it) or element count (Size),
+    known when the graph is bound: the input's bytes are never read."""
+
+    order = "one chunk: write the shape (nothing is read)"
+
+    def prepare(self) -> None:
+        xs = tuple(self.in_shapes[0])
+        if self.op.type == "Size":
+            self.value = np.int64(np.prod(xs))
+        else:
+            end = self.attrs.get("end")
+            self.value = np.array(xs[int(self.attrs.get("start", 0)):
+                                     None if end is None else int(end)], np.int64)
+
+    def chunks(self):
+        yield ((),), (None,), None
+
+    def compute(self, ctx, x):
+        return (self.value,)

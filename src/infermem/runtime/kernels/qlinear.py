@@ -101,3 +101,54 @@ class QLinearMatMul(_Quantized, MatMul):
             mat = io.read(self.BM, (*ib, slice(None), slice(None)), shape=self.b)
             mat = mat.astype(np.float64) - self.zb
         return _requantize(row @ mat, self.mult, self.zy, self.out_dtypes[0])
+
+
+@register("MatMulInteger")
+class MatMulInteger(MatMul):
+    """int32 (A - a_zero_point) @ (B - b_zero_point), exact in float64; A's zero
+    point may be per row, B's per column.  The zero points are read (whole) in
+    every chunk: DynamicQuantizeLinear computes them at run time."""
+
+    A, BM = 0, 1
+
+    def prepare(self) -> None:
+        self.scratch_bytes += 16 * self.b[-2] * self.b[-1]
+
+    def zero_point(self, io: KernelIO, k: int) -> np.ndarray:
+        return io.read(k).astype(np.float64) if self.has_input(k) else np.zeros(())
+
+    def product(self, io: KernelIO, ia: tuple, ib: tuple, m: int) -> np.ndarray:
+        za, zb = self.zero_point(io, 2).reshape(-1), self.zero_point(io, 3)
+        row = io.read(self.A, (*ia, m), shape=self.a).astype(np.float64) - (
+            za[m] if za.size > 1 else za[0])
+        mat = io.read(self.BM, (*ib, slice(None), slice(None)), shape=self.b)
+        return row @ (mat.astype(np.float64) - zb)
+
+
+@register("ConvInteger")
+class ConvInteger(Conv):
+    """int32 convolution of (x - x_zero_point) with (w - w_zero_point), no bias;
+    padding contributes the zero point, i.e. nothing.  `weights` reads both
+    zero points (whole) in every chunk, before the input rows are used."""
+
+    X, W, B = 0, 1, 99  # no bias input (a slot no operator has)
+
+    def compute_dtype(self) -> np.dtype:
+        return np.dtype(np.float64)
+
+    def prepare(self) -> None:
+        self.zx = 0.0
+        self.scratch_bytes += 16 * int(np.prod(self.in_shapes[self.W]))
+
+    def prep(self, x: np.ndarray) -> np.ndarray:
+        return x.astype(np.float64) - self.zx
+
+    def weights(self, io: KernelIO) -> np.ndarray:
+        zx = io.read(2).reshape(-1) if self.has_input(2) else np.zeros(1)
+        zw = io.read(3).astype(np.float64) if self.has_input(3) else np.zeros(())
+        self.zx = float(zx[0])
+        zw = zw.reshape((-1, 1, 1, 1) if zw.size > 1 else ())
+        return super().weights(io).astype(np.float64) - zw
+
+    def finish(self, y: np.ndarray, io: KernelIO, ch: slice) -> np.ndarray:
+        return y

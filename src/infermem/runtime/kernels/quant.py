@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..qview import axis_shape, dequantize, quantize
+from .blocked import Blocked
 from .elementwise import Elementwise
 from .registry import register
 
@@ -48,3 +49,25 @@ class QDQ(Elementwise):
         if self.op.type == "QuantizeLinear":
             return quantize(x, scale, zero, self.out_dtypes[0])
         return dequantize(x, scale, zero, self.out_dtypes[0])
+
+
+@register("DynamicQuantizeLinear")
+class DynamicQuantizeLinear(Blocked):
+    """uint8 with a scale and zero point from the input's own range (which
+    must include 0).  One chunk: the range needs every element before the
+    first one can be quantized."""
+
+    order = "one chunk: read the input whole, write y, y_scale and y_zero_point"
+
+    def prepare(self) -> None:
+        self.block_scratch(int(np.prod(self.in_shapes[0])), 2)
+
+    def chunks(self):
+        yield tuple(() if o else None for o in self.op.outputs), ((),), None
+
+    def compute(self, ctx, x):
+        lo, hi = min(0.0, float(np.min(x, initial=0))), max(0.0, float(np.max(x, initial=0)))
+        scale = np.float32((hi - lo) / 255)
+        zp = np.clip(np.rint(-lo / scale), 0, 255) if scale else np.float32(0)
+        y = np.clip(np.rint(x / scale) + zp, 0, 255) if scale else np.full(x.shape, zp)
+        return y, scale, zp
