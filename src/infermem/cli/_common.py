@@ -147,6 +147,12 @@ def add_runs_arg(p: argparse.ArgumentParser, default: int) -> None:
                    help="seeded random input sets to compare (default %(default)d)")
 
 
+def add_allow_constant_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-constant-outputs", action="store_true",
+                   help="accept outputs that are the same for every input set (comparing "
+                        "them proves nothing about the plan)")
+
+
 def add_seed_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
 

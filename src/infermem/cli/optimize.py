@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from ._common import (
+    add_allow_constant_arg,
     add_dmo_arg,
     add_force_arg,
     add_inputs_arg,
@@ -43,6 +44,7 @@ def add_parser(sub) -> None:
     add_runs_arg(p, 3)
     add_inputs_arg(p)
     add_seed_arg(p)
+    add_allow_constant_arg(p)
     add_timeout_arg(p)
     add_json_arg(p)
     add_force_arg(p)
@@ -74,7 +76,7 @@ def run(args) -> int:
         verify_outputs=args.verify, runs=args.runs, inputs=inputs, time_limit=args.time_limit,
         seed=args.seed, timeout=args.timeout, reorder=args.reorder, dmo=args.dmo,
         force=args.force,
-        alignment=args.align,
+        alignment=args.align, allow_constant_outputs=args.allow_constant_outputs,
     )  # fmt: skip
     written(r.output)
     doc = {
@@ -88,6 +90,8 @@ def run(args) -> int:
         "head_after": r.head_after,
         "verified": r.verified,
         "input_sets_compared": r.verification.input_sets if r.verification else 0,
+        "constant_outputs": list(r.verification.constant_outputs) if r.verification else [],
+        "input_sets_for_variation": r.verification.sets_for_variation if r.verification else 0,
         "preserve_inputs": args.preserve_inputs,
         "reordered": args.reorder,
         "dmo": args.dmo,
@@ -108,7 +112,10 @@ def run(args) -> int:
         v = r.verification
         saved = v.head_before - v.head_after
         c.print(
-            f"verified in TFLM: outputs bit-identical on {v.input_sets} input set(s); "
+            f"verified in TFLM: outputs bit-identical on {v.input_sets} input set(s)"
+            + (f", constant output(s) {list(v.constant_outputs)} allowed; "
+               if v.constant_outputs else "; ")
+            +
             f"measured head {v.head_before:,} B -> {v.head_after:,} B "
             f"({saved:,} B saved, {saved / max(v.head_before, 1):.1%})"
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import BadInput
 from ._common import (
+    add_allow_constant_arg,
     add_dmo_arg,
     add_inputs_arg,
     add_json_arg,
@@ -39,7 +40,8 @@ def add_parser(sub) -> None:
     add_reorder_arg(p)
     add_dmo_arg(p)
     add_inputs_arg(p)
-    add_runs_arg(p, 1)
+    add_runs_arg(p, 3)
+    add_allow_constant_arg(p)
     add_seed_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)
@@ -60,8 +62,8 @@ def run(args) -> int:
     if graph.format != "onnx":
         raise BadInput(f"{args.model}: `infermem verify` runs ONNX models in infermem's arena "
                        "executor; a .tflite plan is proven in TFLM by `infermem optimize`")
-    if args.runs < 1:
-        raise BadInput(f"--runs must be at least 1, got {args.runs}")
+    if args.runs < 0 or (args.runs == 0 and not args.inputs):
+        raise BadInput(f"--runs must be at least 1 (or 0 with --inputs), got {args.runs}")
     if args.plan:
         if args.dmo or args.reorder:
             raise BadInput("--dmo and --reorder shape a new plan; they do not apply to --plan")
@@ -71,11 +73,10 @@ def run(args) -> int:
         pm = _plan(graph, args)
         offsets, arena, order = pm.plan.offsets, pm.plan.arena_bytes, pm.order
         strategy = pm.plan.strategy + (" + DMO" if args.dmo else "")
-    if args.inputs:
-        inputs = [load_inputs(args.inputs, graph)]
-    else:
-        inputs = [random_inputs(graph, args.seed + i) for i in range(args.runs)]
-    report = verify(graph, graph.source or args.model, offsets, arena, order, inputs, strategy)
+    inputs = [load_inputs(args.inputs, graph)] if args.inputs else []
+    inputs += [random_inputs(graph, args.seed + i) for i in range(args.runs)]
+    report = verify(graph, graph.source or args.model, offsets, arena, order, inputs, strategy,
+                    allow_constant_outputs=args.allow_constant_outputs)
     if args.json:
         print(json.dumps({**report.to_dict(), **shape_json(graph.meta)}, indent=2))
     else:

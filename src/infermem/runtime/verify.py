@@ -1,13 +1,22 @@
-"""Prove a plan by running the model in it and comparing with onnxruntime.
+"""Prove a plan by running the model in it; check the kernels against onnxruntime.
 
-Every tensor is compared twice: right after the operator that writes it (a
-wrong value there is a kernel computing differently, or an output placed
-over an input the kernel's chunk order still needed), and again just before
-each operator reads it (a wrong value there, after a right one, means the
-plan let another live tensor overwrite it).  The first difference stops the
-run and is reported with the operator, the tensor and — for an overwrite —
-the tensors whose planned bytes cover it.  The arena is filled with 0xFF
-before each run, so reading bytes nobody wrote cannot pass by luck.
+Three questions, answered separately so that none can hide another:
+
+1. Is the plan right?  The model runs in the plan's arena and, on the same
+   inputs, in the file order with every tensor in its own bytes (the same
+   executor).  The arena changes where bytes live, not the arithmetic, so
+   every tensor must be bit-identical (`checks.PlanCheck`); the first
+   difference is reported with the operator, the tensor and — for an
+   overwrite — the tensors whose planned bytes cover it.  The arena is filled
+   with 0xFF before each run, so reading bytes nobody wrote cannot pass by luck.
+2. Are the kernels right?  Each operator runs on onnxruntime's values of its
+   inputs and must give onnxruntime's outputs within dtype- and
+   magnitude-aware tolerances (`checks.KernelCheck`).
+3. Does the comparison prove anything?  Comparing outputs that are the same
+   for every input proves nothing (an int8 model saturated to a constant
+   "verifies" with any plan).  Each graph output must differ between the
+   input sets (several are drawn; more if the first agree); a constant output
+   fails unless the caller allows it.
 """
 
 from __future__ import annotations
@@ -19,43 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..graph import Graph, Operator, Role
-from .compare import Diff, compare
+from ..graph import Graph, Role
+from ..planners import plan as plan_problem
+from .checks import Divergence, KernelCheck, PlanCheck, raw, snapshot
+from .compare import Diff, constant_outputs, exact
 from .executor import Executor
-from .qview import QView, quantize
 from .reference import Reference
 
+DEFAULT_SETS = 3  # random input sets when the caller gives none
 
-@dataclass(frozen=True)
-class Divergence:
-    """Where the executor first disagreed with onnxruntime.  `kind`: 'computed'
-    (wrong as soon as written), 'overwritten' (right when written, wrong when
-    read), 'output' (a graph output overwritten after it was written)."""
-
-    kind: str
-    tensor: str
-    op: int | None
-    op_type: str
-    op_name: str
-    diff: Diff
-    writer: int | None = None
-    culprits: tuple[str, ...] = ()
-    note: str = ""
-
-    def message(self) -> str:
-        at = f"operator {self.op} ({self.op_type} {self.op_name!r})" if self.op is not None else ""
-        if self.kind == "computed":
-            text = f"{at} writes tensor {self.tensor!r} differently from onnxruntime"
-        elif self.kind == "overwritten":
-            text = (f"tensor {self.tensor!r} no longer holds the value operator {self.writer} "
-                    f"wrote when {at} reads it")
-        else:
-            text = f"graph output {self.tensor!r} was overwritten after operator {self.writer}"
-        text += f": {self.diff.describe()}"
-        if self.culprits:
-            text += (f"; its planned bytes are shared with {', '.join(map(repr, self.culprits))}, "
-                     "written while it was still live")
-        return text + (f"; {self.note}" if self.note else "")
+__all__ = ["Divergence", "VerifyReport", "constant_outputs", "random_inputs", "verify"]
 
 
 @dataclass(frozen=True)
@@ -65,34 +47,58 @@ class VerifyReport:
     arena_bytes: int
     scratch_bytes: int
     runs: int
-    outputs: Mapping[str, Diff]
-    divergence: Divergence | None
+    outputs: Mapping[str, Diff]  # per graph output: the plan's run against the file-order run
+    divergence: Divergence | None  # the plan check
     tensors_checked: int
     executor_seconds: float
     reference_seconds: float
     mismatched_output: str | None = None
     notes: Mapping[str, object] = field(default_factory=dict)
+    kernel: Divergence | None = None  # the kernel check against onnxruntime
+    constant: tuple[str, ...] = ()  # graph outputs equal for every input set
+    constant_allowed: bool = False
+    sets_for_variation: int = 0
+
+    @property
+    def plan_ok(self) -> bool:
+        return self.divergence is None and self.mismatched_output is None
 
     @property
     def ok(self) -> bool:
-        return self.divergence is None and self.mismatched_output is None
+        return (self.plan_ok and self.kernel is None
+                and (not self.constant or self.constant_allowed))
+
+    def constant_message(self) -> str:
+        names = ", ".join(map(repr, self.constant))
+        return (f"output(s) {names} are the same for all {self.sets_for_variation} input sets: "
+                "equal outputs on constant values prove nothing about the plan "
+                "(--allow-constant-outputs to accept)")
 
     def summary(self) -> str:
         if self.ok:
-            return (f"{self.model}: OK — {len(self.outputs)} output(s) and "
-                    f"{self.tensors_checked} tensor checks match onnxruntime over {self.runs} "
-                    f"run(s) in a {self.arena_bytes:,}-byte arena ({self.strategy})")
+            text = (f"{self.model}: OK — {len(self.outputs)} output(s) and "
+                    f"{self.tensors_checked} tensor checks bit-identical to the file-order run "
+                    f"over {self.runs} input set(s) in a {self.arena_bytes:,}-byte arena "
+                    f"({self.strategy}); kernels match onnxruntime")
+            if self.constant:
+                text += f"; constant output(s) {', '.join(map(repr, self.constant))} allowed"
+            return text
         text = f"{self.model}: FAILED ({self.strategy}, {self.arena_bytes:,}-byte arena)"
         if self.divergence is not None:
             text += f" — {self.divergence.message()}"
+            if self.mismatched_output:
+                return text + f"; first differing output: {self.mismatched_output!r}"
+            return text + "; the graph outputs happen to match, but a tensor on the way does not"
         if self.mismatched_output:
-            return text + f"; first differing output: {self.mismatched_output!r}"
-        return text + "; the graph outputs happen to match, but a tensor on the way does not"
+            return text + f" — graph output {self.mismatched_output!r} differs"
+        if self.kernel is not None:
+            return text + f" — {self.kernel.message()}"
+        return text + f" — {self.constant_message()}"
 
     def to_dict(self) -> dict:
-        d = self.divergence
         return {
-            "model": self.model, "ok": self.ok, "strategy": self.strategy,
+            "model": self.model, "ok": self.ok, "plan_ok": self.plan_ok,
+            "strategy": self.strategy,
             "arena_bytes": self.arena_bytes, "scratch_bytes": self.scratch_bytes,
             "runs": self.runs,
             "tensors_checked": self.tensors_checked,
@@ -101,115 +107,51 @@ class VerifyReport:
             "mismatched_output": self.mismatched_output,
             "outputs": {k: {"ok": v.ok, "max_error": v.error, "allowed": v.allowed}
                         for k, v in self.outputs.items()},
-            "divergence": None if d is None else {
-                "kind": d.kind, "tensor": d.tensor, "operator": d.op, "op_type": d.op_type,
-                "op_name": d.op_name, "writer": d.writer, "culprits": list(d.culprits),
-                "max_error": d.diff.error, "allowed": d.diff.allowed, "message": d.message()},
+            "divergence": _divergence_json(self.divergence),
+            "kernel_divergence": _divergence_json(self.kernel),
+            "constant_outputs": list(self.constant),
+            "constant_outputs_allowed": self.constant_allowed,
+            "input_sets_for_variation": self.sets_for_variation,
         }
 
 
-class Checker:
-    """The before/after hooks: compare tensors with the reference values."""
-
-    def __init__(self, ex: Executor, ref: Mapping[str, np.ndarray]) -> None:
-        self.ex, self.g, self.ref = ex, ex.graph, ref
-        self.written: dict[str, int] = {n: -1 for n in self.g.inputs}  # tensor -> writer op
-        self.step_of: dict[int, int] = {}
-        self.checked = 0
-        self.divergence: Divergence | None = None
-
-    def check(self, name: str) -> Diff:
-        self.checked += 1
-        g, v = self.g, self.ex.arena.view(name)
-        if isinstance(v, QView):  # compare in the integer domain the bytes really hold
-            ref = quantize(self.ref[name], v.scale, v.zero_point, v.ints.dtype)
-            return compare(v.ints, ref, steps=1)
-        return compare(v, self.ref[name], steps=quantized_steps(g, name),
-                       quantum=self.quantum(name))
-
-    def quantum(self, name: str) -> float:
-        """One step of the integers a float tensor was dequantized from."""
-        op = self.g.producers.get(name)
-        if op is None or self.g.operators[op].type != "DequantizeLinear":
-            return 0.0
-        q = self.g.tensors[self.g.operators[op].inputs[0]].quant
-        return max(q.scale) if q else 0.0
-
-    def culprits(self, name: str, since: int, until: int) -> tuple[str, ...]:
-        """Tensors written between steps `since` and `until` whose planned bytes
-        intersect those of `name`."""
-        g, offs = self.g, self.ex.arena.offsets
-        root = g.root(name)
-        lo = offs.get(root, 0)
-        hi = lo + g.tensors[root].nbytes
-        found = []
-        for step in range(since + 1, until):
-            for t in g.operators[self.ex.order[step]].outputs:
-                r = g.root(t) if t else None
-                if r and r != root and r in offs and offs[r] < hi and lo < offs[r] + (
-                        g.tensors[r].nbytes):
-                    found.append(r)
-        return tuple(dict.fromkeys(found))
-
-    def before(self, step: int, op: Operator) -> None:
-        self.step_of[op.index] = step
-        if self.divergence is not None:
-            return
-        for t in dict.fromkeys(op.inputs):
-            if not t or t not in self.ref or self.g.tensors[self.g.root(t)].role is Role.WEIGHT:
-                continue
-            d = self.check(t)
-            if not d.ok:
-                writer = self.written.get(t)
-                since = self.step_of.get(writer, -1) if writer is not None else -1
-                self.divergence = Divergence("overwritten", t, op.index, op.type, op.name, d,
-                                             writer, self.culprits(t, since, step))
-                return
-
-    def after(self, step: int, op: Operator) -> None:
-        if self.divergence is not None:
-            return
-        for t in op.outputs:
-            if not t or t not in self.ref:
-                continue
-            d = self.check(t)
-            if not d.ok:
-                self.divergence = Divergence("computed", t, op.index, op.type, op.name, d,
-                                             op.index, note=self.overlap_note(op))
-                return
-            self.written[t] = op.index
-
-    def overlap_note(self, op: Operator) -> str:
-        g, offs = self.g, self.ex.arena.offsets
-        for t in op.outputs:
-            for s in op.inputs:
-                if not t or not s or g.root(s) not in offs or g.root(t) not in offs:
-                    continue
-                a, b = g.root(t), g.root(s)
-                if a != b and offs[a] < offs[b] + g.tensors[b].nbytes and offs[b] < offs[a] + (
-                        g.tensors[a].nbytes):
-                    return (f"its output {a!r} overlaps its input {b!r} in the plan: this "
-                            "kernel's chunk order does not make that overlap safe")
-        return ""
+def _divergence_json(d: Divergence | None) -> dict | None:
+    if d is None:
+        return None
+    return {"kind": d.kind, "tensor": d.tensor, "operator": d.op, "op_type": d.op_type,
+            "op_name": d.op_name, "writer": d.writer, "culprits": list(d.culprits),
+            "max_error": d.diff.error, "allowed": d.diff.allowed, "message": d.message()}
 
 
-def quantized_steps(graph: Graph, name: str) -> int:
-    """Integer steps a tensor may differ by: one for quantized values (those with
-    quantization parameters, and any 8/16-bit integer of a QDQ model), else 0."""
-    t = graph.tensors[graph.root(name)]
-    small = np.dtype(t.dtype).kind in "iu" and np.dtype(t.dtype).itemsize <= 2
-    return 1 if t.quant is not None or (small and graph.meta.get("qdq")) else 0
+def quant_range(graph: Graph, name: str) -> tuple[float, float] | None:
+    """The float range a QuantizeLinear that reads input `name` can represent
+    (per-tensor parameters), so random inputs exercise the quantized codes."""
+    for i in graph.consumers.get(name, ()):
+        op = graph.operators[i]
+        if op.type != "QuantizeLinear" or op.inputs[0] != name:
+            continue
+        q = graph.tensors[op.outputs[0]].quant or graph.tensors[graph.root(op.outputs[0])].quant
+        if q is None or len(q.scale) != 1:
+            continue
+        info = np.iinfo(graph.tensors[graph.root(op.outputs[0])].dtype)
+        s, z = float(q.scale[0]), float(q.zero_point[0])
+        return (info.min - z) * s, (info.max - z) * s
+    return None
 
 
 def random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
-    """Seeded inputs: standard normal floats, full-range small ints, coin-flip bools."""
+    """Seeded inputs: floats standard normal (uniform over the quantization range
+    when a QuantizeLinear reads them), small ints over their whole range,
+    wider ints small non-negative indices, coin-flip bools."""
     rng = np.random.default_rng(seed)
     out = {}
     for name in graph.inputs:
         t = graph.tensors[name]
         dt = np.dtype(t.dtype)
         if dt.kind == "f":
-            out[name] = rng.standard_normal(t.shape).astype(dt)
+            span = quant_range(graph, name)
+            x = rng.standard_normal(t.shape) if span is None else rng.uniform(*span, t.shape)
+            out[name] = x.astype(dt)
         elif dt.kind == "b":
             out[name] = rng.random(t.shape) < 0.5
         elif dt.kind in "iu" and dt.itemsize <= 2:
@@ -220,48 +162,77 @@ def random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
     return out
 
 
+def linear_plan(graph: Graph, alignment: int = 64):
+    """The file-order reference arena: every tensor in its own bytes."""
+    from ..lifetimes import problem
+
+    return plan_problem(problem(graph, graph.file_order, alignment), "linear")
+
+
 def verify(graph: Graph, model: str | Path | object, offsets: Mapping[str, int],
            arena_bytes: int, order: Sequence[int] | None = None,
            inputs: Sequence[Mapping[str, np.ndarray]] | None = None,
-           strategy: str = "?") -> VerifyReport:
+           strategy: str = "?", allow_constant_outputs: bool = False) -> VerifyReport:
     """Run `graph` in the arena (`offsets`, `arena_bytes`) on each input set
-    (default: one seeded random set) and compare with onnxruntime on `model`.
-    After the first divergence the run goes on unchecked, so the report can
-    say which graph output (if any) the user would have seen go wrong."""
+    (default: DEFAULT_SETS seeded random sets) and answer the three questions
+    of this module.  After the plan's first divergence the run goes on
+    unchecked, so the report can say which graph output the user would have
+    seen go wrong."""
     ex = Executor(graph, offsets, arena_bytes, order)
-    inputs = list(inputs) if inputs else [random_inputs(graph, 0)]
+    inputs = list(inputs) if inputs else [random_inputs(graph, s) for s in range(DEFAULT_SETS)]
+    lin = linear_plan(graph)
+    base = Executor(graph, lin.offsets, lin.arena_bytes)
     names = [n for n, t in graph.tensors.items() if t.role is not Role.WEIGHT]
     ref_model = Reference(model, names, {n: graph.tensors[n].dtype for n in names})
     t_ex = t_ref = 0.0
     outputs: dict[str, Diff] = {}
-    checked = 0
+    checked, kernel, file_order_outputs = 0, None, []
     for feed in inputs:
         ex.load_inputs(feed)  # BadInput for a wrong name, shape or dtype, before onnxruntime
         t0 = time.perf_counter()
         ref = {**feed, **ref_model.run(feed)}
         t_ref += time.perf_counter() - t0
-        checker = Checker(ex, ref)
-        ex.arena.buffer.fill(0xFF)
         t0 = time.perf_counter()
-        got = ex.run(feed, before=checker.before, after=checker.after)
+        want = snapshot(base, feed)
+        file_order_outputs.append({n: want[n] for n in graph.outputs if n in want})
+        check = PlanCheck(ex, want)
+        ex.arena.buffer.fill(0xFF)
+        ex.run(feed, before=check.before, after=check.after)
+        checked += check.checked
+        bad = _compare_outputs(graph, want, outputs, check)
+        if kernel is None:
+            kc = KernelCheck(base, ref)
+            base.run(feed, before=kc.before, after=kc.after)
+            checked += kc.checked
+            kernel = kc.divergence
         t_ex += time.perf_counter() - t0
-        checked += checker.checked
-        bad = None
-        for name in graph.outputs:
-            d = compare(got[name], ref[name], quantum=checker.quantum(name),
-                        steps=quantized_steps(graph, name))
-            if not d.ok or name not in outputs or d.error > outputs[name].error:
-                outputs[name] = d
-            if not d.ok and bad is None:
-                bad = name
-                if checker.divergence is None:
-                    w = graph.producers.get(name)
-                    checker.divergence = Divergence(
-                        "output", name, None, "", "", d, w,
-                        checker.culprits(name, checker.step_of.get(w, -1), len(ex.order)))
-        if checker.divergence is not None:
+        if check.divergence is not None or bad:
             return VerifyReport(graph.name, strategy, ex.arena.nbytes, ex.scratch_bytes,
-                                len(inputs), outputs, checker.divergence, checked, t_ex, t_ref,
-                                bad)
+                                len(inputs), outputs, check.divergence, checked, t_ex, t_ref,
+                                bad, kernel=kernel)
+    outs = [n for n in graph.outputs if all(n in s for s in file_order_outputs)]
+    constant, compared = constant_outputs(
+        outs, file_order_outputs,
+        lambda k: snapshot(base, random_inputs(graph, 1000 + k)))
     return VerifyReport(graph.name, strategy, ex.arena.nbytes, ex.scratch_bytes, len(inputs),
-                        outputs, None, checked, t_ex, t_ref)
+                        outputs, None, checked, t_ex, t_ref, kernel=kernel, constant=constant,
+                        constant_allowed=allow_constant_outputs, sets_for_variation=compared)
+
+
+def _compare_outputs(graph: Graph, want: Mapping[str, np.ndarray], outputs: dict[str, Diff],
+                     check: PlanCheck) -> str | None:
+    """Each graph output's bytes after the run against the file-order run (bit
+    for bit); the first that differs, with a divergence recorded if the hooks
+    saw none (an output overwritten after it was written)."""
+    bad = None
+    for name in graph.outputs:
+        if name not in want:
+            continue
+        d = exact(raw(check.ex.arena.view(name)), want[name])
+        if not d.ok or name not in outputs or d.error > outputs[name].error:
+            outputs[name] = d
+        if not d.ok and bad is None:
+            bad = name
+            if check.divergence is None:
+                check.divergence = check.output_divergence(name, d)
+    return bad

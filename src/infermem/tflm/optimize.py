@@ -129,6 +129,7 @@ def optimize(
     dmo: bool = False,
     force: bool = False,
     alignment: int = 16,
+    allow_constant_outputs: bool = False,
 ) -> OptimizeResult:
     """Write `src` with an offline plan to `dst`; with `verify_outputs`, only after
     TFLM ran both on the same inputs with bit-identical outputs (else Failure,
@@ -151,7 +152,10 @@ def optimize(
         write_offline_plan(base, tmp, offsets, force=True)  # tmp: our own temporary file
         result = None
         if verify_outputs:
-            result = verify(src, tmp, runs=runs, seed=seed, inputs=inputs, timeout=timeout)
+            result = verify(src, tmp, runs=runs, seed=seed, inputs=inputs, timeout=timeout,
+                            allow_constant_outputs=allow_constant_outputs)
+            if result.first_difference is None and not result.verified:
+                raise Failure(f"{src}: {result.constant_message()}; nothing written")
             if not result.verified:
                 raise Failure(
                     f"{src}: the planned model's outputs differ from the original's "

@@ -6,6 +6,13 @@ outputs silently.  `verify` runs the original and the planned model in TFLM
 the user gives, and requires every output to be bit-identical.  It also
 reports the head TFLM measured for both models, which is where a plan's
 saving shows.
+
+Bit-identical outputs prove something only if the outputs depend on the
+input: an int8 model whose outputs saturate to one constant "verifies" with
+any plan.  So each output of the original must differ between the input
+sets (int8 inputs drawn over their whole quantized range; more sets are
+drawn, up to `MAX_SETS`, while an output still agrees across them); a
+constant output fails verification unless the caller allows it.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..runtime.compare import MAX_SETS, constant_outputs
 from ._model import read_model
 from .inputs import random_inputs
 from .measure import run
@@ -46,6 +54,16 @@ class VerifyResult:
     tail_before: int
     tail_after: int
     first_difference: Difference | None
+    constant_outputs: tuple[int, ...] = ()  # outputs equal for every input set
+    sets_for_variation: int = 0
+    constant_allowed: bool = False
+
+    def constant_message(self) -> str:
+        which = ", ".join(map(str, self.constant_outputs))
+        return (f"output(s) {which} of the original model are the same for all "
+                f"{self.sets_for_variation} input sets in TFLM, so bit-identical outputs prove "
+                "nothing about the plan (a saturated or input-independent model); "
+                "--allow-constant-outputs accepts it")
 
 
 def compare(a: Sequence[np.ndarray], b: Sequence[np.ndarray], input_set: int) -> Difference | None:
@@ -71,8 +89,10 @@ def verify(
     seed: int = 0,
     inputs: Sequence[Sequence[np.ndarray]] = (),
     timeout: float = 120.0,
+    allow_constant_outputs: bool = False,
 ) -> VerifyResult:
-    """Run both models on `runs` seeded random input sets plus `inputs` and compare."""
+    """Run both models on `runs` seeded random input sets plus `inputs`, compare
+    bit for bit, and check that each output of the original varies."""
     model = read_model(original)
     sets = [random_inputs(model, seed + k) for k in range(runs)] + [list(s) for s in inputs]
     before = run(original, sets, timeout=timeout)
@@ -82,12 +102,30 @@ def verify(
         first = compare(a, b, s)
         if first:
             break
+    constant, compared = _constant(original, model, before.outputs, seed, timeout)
     return VerifyResult(
-        first is None,
+        first is None and (not constant or allow_constant_outputs),
         len(sets),
         before.head_bytes,
         after.head_bytes,
         before.tail_bytes,
         after.tail_bytes,
         first,
+        constant,
+        compared,
+        allow_constant_outputs,
     )
+
+
+def _constant(original, model, outputs, seed: int, timeout: float) -> tuple[tuple[int, ...], int]:
+    """Outputs of `original` equal on every input set; when some are, one more
+    TFLM run on fresh random sets (up to MAX_SETS in all) settles it."""
+    names = [str(k) for k in range(len(outputs[0]))] if outputs else []
+    sets = [dict(zip(names, o, strict=True)) for o in outputs]
+    constant, n = constant_outputs(names, sets)
+    if (constant or len(sets) < 2) and len(sets) < MAX_SETS:
+        fresh = [random_inputs(model, seed + 1000 + k) for k in range(MAX_SETS - len(sets))]
+        sets += [dict(zip(names, o, strict=True)) for o in run(original, fresh,
+                                                                timeout=timeout).outputs]
+        constant, n = constant_outputs(names, sets)
+    return tuple(int(c) for c in constant), n
