@@ -31,7 +31,8 @@ TFLITE = sorted(s for s, e in ENTRIES.items() if e["format"] == "tflite")
 # What infermem does today on these files (the other helpers extend these as
 # their fixes land; benchmarks/zoo.py shows the rest and why it fails).
 PROFILES = ("resnet8_tf2onnx", "resnet18_torchvision", "bert_tiny", "gpt2_tiny",
-            "gpt2_tiny_with_past", "lstm_kws", "gru_denoiser", "mobilenet_v2_tf2onnx")
+            "gpt2_tiny_with_past", "lstm_kws", "gru_denoiser", "mobilenet_v2_tf2onnx",
+            "yolov8n_det", "pplcnet_textline_cls", "unet_seg")
 VERIFIES = ("resnet8_tf2onnx", "resnet18_torchvision", "mobilenet_v2_tf2onnx")
 
 
@@ -159,3 +160,36 @@ def test_plan_and_dmo_plan_validate_and_dmo_is_never_larger(stem, capsys):
 def test_verify_runs_the_plan_against_onnxruntime(stem, dmo, capsys):
     doc = run_json(capsys, "verify", str(path_of(stem)), *shape_args(stem), *dmo, "--json")
     assert doc["ok"] and all(o["ok"] for o in doc["outputs"].values())
+
+
+@pytest.mark.parametrize("stem", TFLITE)
+def test_tflite_plans_at_the_stored_shape_without_input_shape(stem, capsys):
+    """The -1 batch takes the stored shape (what TFLM and LiteRT allocate) and says so."""
+    doc = run_json(capsys, "plan", str(path_of(stem)), "--json")
+    assert doc["arena_bytes"] > 0 and len(doc["shape_notes"]) == 1
+    (resolved,) = doc["dynamic_dims_resolved"]
+    assert resolved["signature"][0] == -1 and resolved["shape"][0] == 1
+
+
+@pytest.mark.parametrize("stem", ["yolov8n_det", "pplcnet_textline_cls", "unet_seg",
+                                  "resnet18_torchvision", "bert_tiny"])
+def test_onnx_refusal_suggests_a_valid_shape(stem, capsys):
+    """Every fixed dim kept, batch 1, never 1x3x1x1 for an image: the dims the
+    model does not fix are names to fill in, the rest numbers that parse."""
+    assert main(["profile", str(path_of(stem))]) == 2
+    err = capsys.readouterr().err
+    assert "--input-shape" in err and "x1x1" not in err and "-1x" not in err
+    for name, dims in ENTRIES[stem]["run_shapes"].items():
+        suggested = err.split(f"--input-shape {name}=")[1].split()[0].split("x")
+        assert len(suggested) == len(dims)
+        for want, got in zip(dims, suggested, strict=True):
+            assert not got.isdigit() or int(got) == want
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", TFLITE)
+def test_tflite_dmo_plans_verify_bit_identical_in_tflm(stem, tmp_path, capsys):
+    doc = run_json(capsys, "optimize", str(path_of(stem)), "-o", str(tmp_path / "o.tflite"),
+                   "--dmo", "--runs", "2", "--json")
+    assert doc["verified"] and doc["head_after"] <= doc["head_before"]
+    assert doc["constant_outputs"] == [] and len(doc["shape_notes"]) == 1
