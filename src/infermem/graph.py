@@ -32,6 +32,8 @@ class Role(StrEnum):
 # A tensor larger than this is not a model for an edge device: refuse it
 # before arithmetic on it overflows or numpy tries to allocate it.
 MAX_TENSOR_BYTES = 1 << 40
+# numpy cannot hold an array of more dimensions (and no runtime kernel takes one).
+MAX_RANK = 64
 
 
 def dtype_size(dtype: str) -> int:
@@ -41,6 +43,10 @@ def dtype_size(dtype: str) -> int:
 
 def tensor_bytes(shape: Sequence[int], dtype: str, name: str = "?") -> int:
     """Exact byte size of a dense tensor, refusing absurd or negative dimensions."""
+    if len(shape) > MAX_RANK:
+        raise BadInput(
+            f"tensor {name!r} has rank {len(shape)}; at most {MAX_RANK} dimensions are supported"
+        )
     for d in shape:
         if not isinstance(d, (int, np.integer)) or d < 0:
             raise BadInput(

@@ -31,6 +31,7 @@ from onnx import helper
 from ..errors import BadInput
 from ..graph import Graph, Operator, Role, Tensor
 from . import onnx_load as L
+from .onnx_attrs import check_attributes, check_windows
 from .onnx_fold import Dims, Shapes, fold_and_infer, is_static
 from .onnx_qdq import dequantized_views, is_qdq, quant_params
 
@@ -76,6 +77,7 @@ def graph_from_model(
         raise BadInput("not supported: sparse initializers")
     opset = L.default_opset(model)
     L.check_operators_known(model.graph, opset)
+    check_attributes(list(enumerate(model.graph.node)))
     initializer_names = {t.name for t in model.graph.initializer}
     declared = [vi for vi in model.graph.input if vi.name not in initializer_names]
     try:
@@ -89,6 +91,7 @@ def graph_from_model(
     model = L.load_external_data(model, base_dir)
     consts = {t.name: L.tensor_to_array(t) for t in model.graph.initializer}
     nodes, shapes = fold_and_infer(model, inputs, consts, not input_shapes, opset)
+    check_windows(nodes, shapes, consts)
     return build_graph(model, name, inputs, nodes, shapes, consts, opset)
 
 

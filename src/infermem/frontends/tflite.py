@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import BadInput
 from ..graph import Graph, Operator, Quant, Role, Tensor, tensor_bytes
+from .tflite_attrs import check_options
 from .tflite_flatbuffer import FbModel, FbTensor, parse
 from .tflite_flatbuffer import read_model as _read_model_bytes
 from .tflite_options import OPERATOR_NAMES, TENSOR_TYPE_NAMES, options_dict
@@ -373,6 +374,7 @@ def graph_from_flatbuffer(
         tensor_bytes(s, d, n)  # refuse absurd shapes before anything is built
     roles = _roles(fb, source)
     operators = _operators(fb, kinds, names)
+    check_options(kinds, [op.attrs for op in operators], source)
     tensors = {}
     for t, n, s, d, r in zip(fb.tensors, names, shapes, dtypes, roles, strict=True):
         raw = fb.buffers[t.buffer]

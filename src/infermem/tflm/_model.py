@@ -99,7 +99,9 @@ class TflmModel:
 
 def read_model(path: str | Path) -> TflmModel:
     """Parse `path` into TFLM's view; any malformed or hostile file is BadInput,
-    never a traceback or a hang."""
+    never a traceback or a hang.  Every path into TFLM (measure, verify,
+    optimize, fit, report, the DMO prober) starts here, so a model `profile`
+    refuses (see `check_loadable`) never reaches TFLM's interpreter."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -110,7 +112,24 @@ def read_model(path: str | Path) -> TflmModel:
 
 def model_from_bytes(data: bytes, source: str) -> TflmModel:
     """TFLM's view of a model held in memory (e.g. one about to be written)."""
-    return _view(source, parse(data, source))
+    return _view(source, check_loadable(data, source))
+
+
+def check_loadable(data: bytes, source: str) -> FbModel:
+    """Refuse, as BadInput, what `infermem profile` refuses: control flow, an
+    unknown builtin, an operator reading a tensor before (or as) it is written,
+    absurd or inconsistent tensors, constants shorter than their shape.  TFLM's
+    own checks are weaker (it runs a self-cycle, crashes or allocates for hours
+    on the rest), so this runs before any file is handed to a TFLM child.
+    Inputs keep their stored shapes, as TFLM runs them."""
+    from ..frontends.tflite import graph_from_flatbuffer, unique_names
+
+    fb = parse(data, source)
+    names = unique_names(fb.tensors)
+    stored = {names[i]: fb.tensors[i].shape for i in fb.inputs if 0 <= i < len(names)}
+    graph = graph_from_flatbuffer(fb, source, stored, Path(source).stem)
+    _ = graph.file_order  # checked: every operator after the writers of its inputs
+    return fb
 
 
 def _view(path: str, fb: FbModel) -> TflmModel:

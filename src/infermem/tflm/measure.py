@@ -219,6 +219,7 @@ def min_arena(path: str | Path, works: int, guess: int, timeout: float = 120.0) 
     Probes `guess` and `guess - 16` first (the answer is usually the reported
     total), then bisects.  All probes run in one child; if a probe crashes the
     child, that size counts as failing and a fresh child goes on."""
+    read_model(path)  # the loader's checks, before TFLM sees the file
     lo, hi = 0, align_up(works, STEP)
     g = align_up(guess, STEP)
     first = [g, g - STEP]
