@@ -87,7 +87,7 @@ def build(graph: Graph, alignment: int = 16) -> PeakModel:
     roots = tuple(touch.values())
     touched = tuple(sum(1 << touch[r].id for r in rs) for rs in op_roots)
     anc, desc = _closure(n, preds, succs)
-    need, base = _forced(n, anc, desc, roots, touched)
+    need, base = _forced(n, preds, succs, roots, touched)
     sizes = tuple(t.size for t in roots)
     unused = [t for t in roots if not t.users]
     return PeakModel(
@@ -127,20 +127,32 @@ def _closure(n: int, preds: tuple[int, ...], succs) -> tuple[tuple[int, ...], tu
     return tuple(anc), tuple(desc)
 
 
-def _forced(n: int, anc, desc, roots: tuple[Touch, ...],
+def _forced(n: int, preds: tuple[int, ...], succs, roots: tuple[Touch, ...],
             touched: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Per operator v: `need`, the roots live at v's step if begun by then
     (a descendant of v, or v, or the end still needs them), and `base`, the
     roots live at v's step whatever the order (also begun by an ancestor of v,
-    v itself, or the start).  Bytes of `base` bound every order's peak."""
-    need, base = [], []
-    for i in range(n):
-        a, d = anc[i] | 1 << i, desc[i] | 1 << i
-        nd = sum(1 << t.id for t in roots if t.to_end or t.users & d)
-        begun = sum(1 << t.id for t in roots if t.from_start or t.users & a)
-        need.append(nd)
-        base.append(nd & begun | touched[i])
-    return tuple(need), tuple(base)
+    v itself, or the start).  Bytes of `base` bound every order's peak.
+
+    A root is touched by a descendant-or-self of v exactly when v or one of its
+    successors needs it, so both masks propagate along the edges (one pass in
+    each direction) instead of testing every root against every operator."""
+    topo = topological(n, preds, succs)
+    to_end = sum(1 << t.id for t in roots if t.to_end)
+    from_start = sum(1 << t.id for t in roots if t.from_start)
+    need, begun = [0] * n, [0] * n
+    for i in reversed(topo):
+        m = to_end | touched[i]
+        for s in succs[i]:
+            m |= need[s]
+        need[i] = m
+    for i in topo:
+        m = from_start | touched[i]
+        for p in bits(preds[i]):
+            m |= begun[p]
+        begun[i] = m
+    base = tuple(need[i] & begun[i] | touched[i] for i in range(n))
+    return tuple(need), base
 
 
 def mask_bytes(sizes: tuple[int, ...], mask: int) -> int:
