@@ -153,6 +153,27 @@ def run_case_inprocess(case: Case, root: Path, limit_s: float = 30.0) -> Result:
     return r
 
 
+def run_case_subprocess(case: Case, root: Path, limit_s: float = 60.0) -> Result:
+    """Run one case as a real `python -m infermem` process (real exit code)."""
+    import resource
+    import subprocess
+
+    d = prepare(case, root)
+    before = snapshot(d)
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([sys.executable, "-m", "infermem", *argv_of(case, d)],
+                           capture_output=True, text=True, timeout=limit_s)  # fmt: skip
+        rc, err = p.returncode, p.stderr
+    except subprocess.TimeoutExpired:
+        rc, err = None, ""
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest so far
+    r = Result(case.number, case.title(), rc, time.monotonic() - t0, peak, stderr=err)
+    judge(case, d, before, r, None, limit_s, float("inf"))
+    shutil.rmtree(d, ignore_errors=True)
+    return r
+
+
 # ------------------------------------------------------------------ forked, in parallel
 
 

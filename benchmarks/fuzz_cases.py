@@ -94,10 +94,11 @@ def small_net(dims=(1, 4, 8, 8), conv_attrs=None, pool_attrs=None) -> bytes:
     w2 = np.full((c, c, 1, 1), 0.1, np.float32)
     nodes = [
         helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv1",
-                         **(conv_attrs or {"pads": [1, 1, 1, 1]})),
+                         **({"pads": [1, 1, 1, 1]} if conv_attrs is None else conv_attrs)),
         helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
         helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1",
-                         **(pool_attrs or {"kernel_shape": [2, 2], "strides": [2, 2]})),
+                         **({"kernel_shape": [2, 2], "strides": [2, 2]} if pool_attrs is None
+                            else pool_attrs)),
         helper.make_node("Conv", ["p1", "w2"], ["c2"], name="conv2"),
         helper.make_node("Add", ["c2", "p1"], ["a2"], name="add2"),
         helper.make_node("GlobalAveragePool", ["a2"], ["y"], name="gap"),
@@ -166,7 +167,8 @@ BAD_CONV = [
     {"kernel_shape": [5, 5]}, {"kernel_shape": [0, 3]}, {"kernel_shape": [3, 3, 3]},
 ]  # fmt: skip
 BAD_POOL = [
-    {"kernel_shape": [0, 2]}, {"kernel_shape": [64, 2]}, {"strides": [0, 2], "kernel_shape": [2, 2]},
+    {"kernel_shape": [0, 2]}, {"kernel_shape": [64, 2]},
+    {"strides": [0, 2], "kernel_shape": [2, 2]},
     {"kernel_shape": [2, 2], "auto_pad": "X"}, {"kernel_shape": [2, 2], "pads": [0, 0, -3, 0]},
     {"kernel_shape": [2, 2], "dilations": [1 << 62, 1]}, {},
 ]  # fmt: skip
@@ -181,7 +183,8 @@ def _mutate_fixture_onnx(rng: random.Random) -> tuple[str, bytes]:
     g = m.graph
     k = rng.randrange(len(g.node))
     what = rng.choice(["drop-node", "swap-nodes", "op-type", "drop-init", "init-dims",
-                       "attr-int", "rename-input", "output-name", "input-dtype", "dup-output"])  # fmt: skip
+                       "attr-int", "rename-input", "output-name", "input-dtype",
+                       "dup-output"])  # fmt: skip
     node = g.node[k]
     if what == "drop-node":
         del g.node[k]
@@ -220,7 +223,8 @@ def _mutate_fixture_onnx(rng: random.Random) -> tuple[str, bytes]:
 def onnx_mutation(rng: random.Random, heavy_ok: bool) -> tuple[str, bytes, bool]:
     """(mutation name, model bytes, heavy)."""
     kinds = ["dims", "cycle", "dup-names", "missing-init", "deep", "wide", "external",
-             "bad-conv", "bad-pool", "unknown-op", "fixture", "fixture", "fixture", "rank"]  # fmt: skip
+             "bad-conv", "bad-pool", "unknown-op", "fixture", "fixture", "fixture",
+             "rank"]  # fmt: skip
     if heavy_ok:
         kinds += ["bomb", "bomb"]
     kind = rng.choice(kinds)
@@ -231,7 +235,7 @@ def onnx_mutation(rng: random.Random, heavy_ok: bool) -> tuple[str, bytes, bool]
         return f"dims-{d}", small_net(tuple(dims)), False
     if kind == "rank":
         r = rng.choice([65, 100, 1000])
-        return f"rank-{r}", _rank(r), False
+        return f"rank-{r}", rank_model(r), False
     if kind == "cycle":
         nodes = [helper.make_node("Relu", ["b"], ["a"]), helper.make_node("Relu", ["a"], ["b"]),
                  helper.make_node("Add", ["x", "a"], ["y"])]  # fmt: skip
@@ -274,7 +278,7 @@ def onnx_mutation(rng: random.Random, heavy_ok: bool) -> tuple[str, bytes, bool]
     return name, data, False
 
 
-def _rank(r: int) -> bytes:
+def rank_model(r: int) -> bytes:
     node = helper.make_node("Relu", ["x"], ["y"])
     return _model([node], [_vi("x", [1] * r)], [_vi("y", None)])
 
@@ -301,24 +305,43 @@ def _pack(m) -> bytes:
     return bytes(b.Output())
 
 
+TFLITE_KINDS = ("while", "unknown-builtin", "self-cycle", "absurd-shape", "neg-shape", "rank",
+                "tensor-index", "opcode-index", "buffer-index", "stride0", "dilation0", "padding",
+                "no-options", "type", "io-empty", "offline-plan", "dup-writer",
+                "variable")  # fmt: skip
+
+
 def tflite_mutation(rng: random.Random) -> tuple[str, bytes]:
+    kind = rng.choice(TFLITE_KINDS)
+    return kind, mutate_tflite(rng.choice(TFLITE_SEEDS), kind, rng)
+
+
+def _window_op(m, sg, tfl):
+    """The first convolution or pool (the operators with strides)."""
+    window = {tfl.BuiltinOperator.CONV_2D, tfl.BuiltinOperator.DEPTHWISE_CONV_2D,
+              tfl.BuiltinOperator.AVERAGE_POOL_2D, tfl.BuiltinOperator.MAX_POOL_2D}  # fmt: skip
+    return next((op for op in sg.operators
+                 if m.operatorCodes[op.opcodeIndex].builtinCode in window), sg.operators[0])
+
+
+def mutate_tflite(rel: str, kind: str, rng: random.Random | None = None) -> bytes:
+    """Fixture `rel` with one structural mutation `kind` (see TFLITE_KINDS)."""
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as tfl
 
-    m = _tflite_tree(rng.choice(TFLITE_SEEDS))
+    rng = rng or random.Random(0)
+    m = _tflite_tree(rel)
     sg = m.subgraphs[0]
-    op = rng.choice(sg.operators)
+    window = kind in ("stride0", "dilation0", "padding", "no-options")
+    op = _window_op(m, sg, tfl) if window else rng.choice(sg.operators)
     t = rng.choice(sg.tensors)
-    kind = rng.choice(["while", "unknown-builtin", "self-cycle", "absurd-shape", "neg-shape",
-                       "rank", "tensor-index", "opcode-index", "buffer-index", "stride0",
-                       "dilation0", "padding", "no-options", "type", "io-empty",
-                       "offline-plan", "dup-writer", "variable"])  # fmt: skip
     code = m.operatorCodes[op.opcodeIndex]
     opts = op.builtinOptions
     if kind == "while":
         code.builtinCode = rng.choice([tfl.BuiltinOperator.WHILE, tfl.BuiltinOperator.IF,
                                        tfl.BuiltinOperator.CALL_ONCE])  # fmt: skip
     elif kind == "unknown-builtin":
-        code.builtinCode, code.deprecatedBuiltinCode = rng.choice([(250, 127), (-5, -5), (999, 127)])
+        pair = rng.choice([(250, 127), (-5, -5), (999, 127)])
+        code.builtinCode, code.deprecatedBuiltinCode = pair
     elif kind == "self-cycle" and op.inputs is not None and len(op.inputs):
         ins = [int(i) for i in op.inputs]
         ins[0] = int(op.outputs[0])
@@ -338,7 +361,7 @@ def tflite_mutation(rng: random.Random) -> tuple[str, bytes]:
                   "padding": ("padding",)}[kind]  # fmt: skip
         for f in fields:
             if hasattr(opts, f):
-                bad = [-1, 9, 100] if f == "padding" else [0, -1, 1 << 30, 9]  # int8 / int32
+                bad = [-1, 9, 100] if f == "padding" else [0, -1, 1 << 30]  # int8 / int32
                 setattr(opts, f, rng.choice(bad))
     elif kind == "no-options":
         op.builtinOptions, op.builtinOptionsType = None, 0
@@ -362,7 +385,7 @@ def tflite_mutation(rng: random.Random) -> tuple[str, bytes]:
         other.outputs = [int(op.outputs[0])]
     elif kind == "variable":
         t.isVariable = True
-    return kind, _pack(m)
+    return _pack(m)
 
 
 # ------------------------------------------------------------------ bytes

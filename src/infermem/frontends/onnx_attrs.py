@@ -137,6 +137,11 @@ def _check_window(node, index, a, x: tuple[int, ...], w: tuple[int, ...] | None)
                 f"{where}: attribute group={group} does not fit input channels {channels} "
                 f"and weights {list(w)}"
             )
+        if "kernel_shape" in a and list(a["kernel_shape"]) != list(w[2:]):
+            raise BadInput(
+                f"{where}: attribute kernel_shape={a['kernel_shape']} differs from the "
+                f"weights' spatial shape {list(w[2:])}"
+            )
     kernel = a.get("kernel_shape") or (list(w[2:]) if w is not None else None)
     pad = a.get("auto_pad", b"NOTSET")
     if kernel is None or node.op_type == "ConvTranspose" or pad not in (b"NOTSET", b"VALID"):

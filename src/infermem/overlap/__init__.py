@@ -20,6 +20,7 @@ the overlap proven, the method, and (given a plan) the overlap used.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -29,6 +30,9 @@ from ..planners.problem import Buffer, Overlap, Plan, Problem
 from .access import Steps, combine, max_overlap, min_distance
 
 METHODS = ("analytic", "traced")
+# Proofs index every element of the tensors involved; beyond this the work
+# (and the index arrays) would dwarf the plan, so no overlap is claimed.
+MAX_PROOF_ELEMENTS = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,15 @@ def candidates(graph: Graph, order: Sequence[int], problem: Problem):
             yield op, out, inp, positions
 
 
+def _too_large(graph: Graph, op: Operator, positions: list[int]) -> str | None:
+    """Why a pair is not analysed (bounded work), or None."""
+    names = [*op.outputs, *(op.inputs[p] for p in positions)]
+    n = max(math.prod(graph.tensors[t].shape) for t in names if t)
+    if n > MAX_PROOF_ELEMENTS:
+        return f"not analysed: {n:,} elements (limit {MAX_PROOF_ELEMENTS:,}); no overlap claimed"
+    return None
+
+
 def prove(
     graph: Graph,
     order: Sequence[int] | None,
@@ -133,7 +146,8 @@ def prove(
     for op, out, inp, positions in candidates(graph, order, problem):
         best: tuple[int, int, str] | None = None
         notes = []
-        for m in methods:
+        big = _too_large(graph, op, positions)
+        for m in methods if big is None else ():
             d = _METHOD_FNS[m](graph, op, positions)
             if isinstance(d, str):
                 notes.append(f"{m}: {d}")
@@ -141,6 +155,8 @@ def prove(
             k = max_overlap(d, out.size, problem.alignment)
             if best is None or k > best[1]:
                 best = (d, k, m)
+        if big is not None:
+            notes.append(big)
         d, k, m = best if best else (None, 0, "none")
         proofs.append(
             Proof(op.index, op.type, out.name, inp.name, out.size, inp.size, d, k, m,

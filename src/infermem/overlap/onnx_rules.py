@@ -200,6 +200,9 @@ def _chunks_blocked(k, pos: int) -> Iterator[Chunk]:
         yield writes[0], reads[pos] if pos < len(reads) else None
 
 
+# One chunk is one Python step; a kernel cut into more is not analysed (bounded work).
+MAX_CHUNKS = 1 << 17
+
 CHUNKS = {
     "Elementwise": _chunks_elementwise,
     "Copy": _chunks_copy,
@@ -275,6 +278,8 @@ def steps(op: Operator, graph: Graph, pos: int) -> Steps | str:
     in_ids = np.arange(math.prod(in_shape), dtype=np.int64).reshape(in_shape)
     write, first = [], []
     for w_idx, r_idx in CHUNKS[family](k, pos):
+        if len(write) >= MAX_CHUNKS:
+            return f"not analysed: more than {MAX_CHUNKS:,} chunks (bounded work)"
         w = out_ids[w_idx] if w_idx is not None else None
         r = in_ids[r_idx] if r_idx is not None else None
         write.append(int(w.max()) + 1 if w is not None and w.size else 0)
