@@ -8,6 +8,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from fuzz import run_case_inprocess, run_case_subprocess, run_forked  # noqa: E402
 from fuzz_cases import COMMANDS, Case, bomb, chain, make_case, wide  # noqa: E402
@@ -44,6 +46,8 @@ def test_real_processes_give_real_exit_codes(tmp_path):
     assert len(results) == 8 and all(r.rc in (0, 1, 2) for r in results)
 
 
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="resource budgets (#14 part B) not on main yet")
 def test_resource_bombs_stay_within_time_and_memory(tmp_path):
     """Folding bombs, a 30,000-node chain and a 20,000-input Concat, each in a
     forked child under a 60 s and 1.5 GiB limit."""
