@@ -13,6 +13,7 @@ import pytest
 from test_monitor_cli import cli
 
 from infermem.monitor.ortprofile import parse_profile, profile_allocator
+from infermem.report.runtimes_section import runtimes_section
 from infermem.sidebyside.compare import compare_runtimes, comparison_dict, parse_runtimes
 from infermem.sidebyside.predict import static_figures
 
@@ -47,6 +48,9 @@ def test_runtime_all_on_the_bundled_example(capsys, tmp_path):
     assert pred["parts"]["runtime_baseline_bytes"] > 10 << 20
     m, e = pred["measured_peak_rss_bytes"], pred["expected_peak_rss_bytes"]
     assert pred["unexplained_bytes"] == m - e and abs(m - e) < 0.5 * m
+    # the HTML report's section takes the same document
+    html = runtimes_section(d)
+    assert html.count("<tr>") == 3 and "onnxruntime: not run" in html and "tflm" in html
 
 
 def test_runtime_list_on_an_onnx_model_with_the_allocator_profile(capsys):

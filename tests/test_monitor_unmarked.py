@@ -75,7 +75,7 @@ def test_unmarked_16k_leak_is_flagged_with_its_rate(tmp_path, capsys):
 
 
 def test_trace_allocations_names_the_leaking_line(tmp_path, capsys):
-    period, runs = 0.02, 250  # 800 KiB/s for 5 s; tracing slows allocations
+    period, runs = 0.02, 300  # 800 KiB/s for 6 s; tracing slows allocations
     app = _script(tmp_path, "leaky.py", PACED_LEAK)
     argv = [sys.executable, str(app), str(MODEL), str(runs), str(period)]
     assert cli("--trace-allocations", "--json", "--", *argv) == 0
@@ -116,6 +116,21 @@ def test_clean_loop_and_sleep_are_not_flagged(tmp_path):
     for argv in ([sys.executable, str(app), str(MODEL), "2"], ["sleep", "1.5"]):
         r = monitor_command(argv)
         assert r.leak.assessed and not r.leak.detected, r.leak.reason
+
+
+def test_peak_is_the_commands_own_not_the_parents():
+    """The kernel's peak from `wait4` starts at the parent's own (inherited
+    through fork): a `sleep` started from a 200 MiB process must still report
+    a few MiB, and a 50 MiB spike between samples must still be caught."""
+    import numpy as np
+
+    ballast = np.ones(200 << 20, np.uint8)
+    r = monitor_command(["sleep", "0.3"], interval_ms=20)
+    assert r.peak_rss_bytes < 50 << 20, r.peak_rss_bytes
+    spike = "import time; x = bytearray(50 << 20); del x; time.sleep(0.3)"
+    r = monitor_command([sys.executable, "-c", spike], interval_ms=50)
+    assert 50 << 20 <= r.peak_rss_bytes < 150 << 20, r.peak_rss_bytes
+    del ballast
 
 
 # -- process hygiene -------------------------------------------------------------

@@ -31,8 +31,23 @@ def add_parser(sub) -> None:
     add_no_measure_arg(p)
     p.add_argument("--no-tflm", dest="measure", action="store_false", help=argparse.SUPPRESS)
     add_device_arg(p, "a spread of seven")
+    p.add_argument("--runtimes", metavar="R", default=None,
+                   help="also run the model in these runtimes (all, or a comma list, as "
+                   "`monitor --runtime`) and add them side by side")
     add_force_arg(p)
     p.set_defaults(func=run)
+
+
+def _runtimes(args) -> dict | None:
+    """`--runtimes`: the side-by-side document (`sidebyside.comparison_dict`)."""
+    if not args.runtimes:
+        return None
+    from ..sidebyside.compare import compare_runtimes, comparison_dict, parse_runtimes
+
+    model = str(args.model)
+    names = parse_runtimes(args.runtimes, model)
+    return comparison_dict(compare_runtimes(model, names, input_shapes=dict(args.input_shape),
+                                            runs=20, warmup=2))
 
 
 def run(args) -> int:
@@ -46,7 +61,7 @@ def run(args) -> int:
     data = gather(model, args.strategy, args.time_limit, args.align, args.measure, args.device,
                   dict(args.input_shape))
     print_shape_notes(data.graph.meta.get("shape_notes", ()))
-    page = render(data)
+    page = render(data, runtimes=_runtimes(args))
     try:
         write_text(args.output, page)
     except OSError as e:

@@ -2,9 +2,10 @@
 
 The parent samples the child's RSS (and USS) with its own thread, so the
 child pays nothing for sampling; the child's `Monitor`, if it has one, writes
-phase and iteration events to a file named in its environment.  At exit the
-parent reads the kernel's high-water mark for the child (`wait4`), which
-catches a peak between two samples.  Whatever happens (non-zero exit, crash,
+phase and iteration events to a file named in its environment.  With each
+sample the parent also reads the child's kernel high-water mark (`VmHWM`),
+which catches a peak between two samples (not `wait4`'s at exit: that one
+starts from the parent's own peak, inherited through fork).  Whatever happens (non-zero exit, crash,
 timeout, Ctrl-C) the samples gathered so far are returned with the error,
 so the partial timeline can still be saved.
 """
@@ -34,8 +35,8 @@ _CHILD = str(Path(__file__).resolve().parent / "child.py")
 
 def _wait(
     proc: subprocess.Popen, timeout_s: float | None, stopped: list[str]
-) -> tuple[int, int | None, str | None]:
-    """Reap the child: (exit code, kernel peak RSS bytes, why it was stopped).
+) -> tuple[int, str | None]:
+    """Reap the child: (exit code, why it was stopped).
     `stopped` holds a reason if the child was already killed (Ctrl-C while
     the sampler started)."""
 
@@ -50,7 +51,7 @@ def _wait(
     try:
         while True:
             try:
-                _, status, usage = os.wait4(proc.pid, 0)
+                _, status = os.waitpid(proc.pid, 0)
                 break
             except KeyboardInterrupt:
                 kill("interrupted")
@@ -59,8 +60,7 @@ def _wait(
             timer.cancel()
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code  # tell Popen it has been reaped
-    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is KiB on Linux
-    return code, int(usage.ru_maxrss) * scale or None, (stopped[0] if stopped else None)
+    return code, (stopped[0] if stopped else None)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -141,8 +141,9 @@ def monitor_command(
         except KeyboardInterrupt:  # Ctrl-C before the wait: the group must still end
             stopped.append("interrupted")
             _kill_group(proc)
-        code, kernel_peak, stopped = _wait(proc, timeout_s, stopped)
+        code, stopped = _wait(proc, timeout_s, stopped)
         samples = sampler.stop()
+        kernel_peak = sampler.hwm_bytes
         end_t = time.monotonic()
         events = read_events(events_path)
         growth = None

@@ -114,11 +114,18 @@ class Sampler:
         self._rss: list[int] = []
         self._uss_col: list[int] = []
         self._py: list[int] = []
+        self.hwm_bytes: int | None = None  # the process's VmHWM, largest read
 
     def start(self) -> Sampler:
         """Open the readers and take the first sample before returning, so a
         short run is never left without samples by a slow thread start."""
         self._reader = _RssReader(self.pid)
+        self._hwm_fd = None
+        if self.pid != os.getpid():  # another process: also follow its kernel peak
+            try:
+                self._hwm_fd = os.open(f"/proc/{self.pid}/status", os.O_RDONLY)
+            except OSError:
+                pass
         self._read_uss = _uss_reader(self.pid) if self.uss_interval_s else None
         self._next_uss = 0.0
         self._sample()
@@ -134,6 +141,9 @@ class Sampler:
             self._thread = None
             self._sample()
             self._reader.close()
+            if self._hwm_fd is not None:
+                os.close(self._hwm_fd)
+                self._hwm_fd = None
         return self.samples()
 
     def samples(self) -> Samples:
@@ -154,11 +164,28 @@ class Sampler:
         u = -1
         if self._read_uss is not None and now >= self._next_uss:
             u, self._next_uss = self._read_uss(), now + self.uss_interval_s
+        if self._hwm_fd is not None:
+            self._read_hwm()
         self._py.append(tracemalloc.get_traced_memory()[0] if self._trace else -1)
         self._uss_col.append(u)
         self._rss.append(rss)
         self._t.append(now)
         return True
+
+    def _read_hwm(self) -> None:
+        """The kernel's peak RSS of the watched process (`VmHWM`), which
+        catches a peak between two samples.  Read from /proc while the
+        process runs, never from `wait4` at exit: that figure starts from the
+        parent's own high-water mark (inherited through fork and exec), so a
+        `sleep` started from a 200 MiB process would report 200 MiB."""
+        try:
+            text = os.pread(self._hwm_fd, 4096, 0)
+        except OSError:
+            return
+        k = text.find(b"VmHWM:")
+        if k >= 0:
+            hwm = int(text[k + 6 : text.index(b"kB", k)]) * 1024
+            self.hwm_bytes = max(self.hwm_bytes or 0, hwm)
 
     def _loop(self) -> None:
         """time.sleep, not Event.wait: a third less CPU per wake-up; stop()

@@ -113,16 +113,17 @@ def _snapshots(folder: str, pid: int) -> list[tuple[float, Path]]:
 
 
 def read_growth(folder: str, pid: int, t_from: float, t0: float, top: int = 10) -> AllocationGrowth:
-    """Compare the last snapshot at or before `t_from` (absolute monotonic
-    time; the first snapshot if none is that early) with the last one."""
+    """Compare the first snapshot at or after `t_from` (absolute monotonic
+    time: the end of the warm-up, so that loading is not counted as growth;
+    the last one before it if none is that late) with the last one."""
     snaps = _snapshots(folder, pid)
     if len(snaps) < 2:
         why = ("no Python process reported allocations (not a Python program, started "
                "with -S/-I, or it ended within a second)") if not snaps else (
                "only one snapshot: the program ended within about a second")  # fmt: skip
         return AllocationGrowth("tracemalloc", (), None, None, None, why)
-    early = [s for s in snaps[:-1] if s[0] <= t_from]
-    (ta, pa), (tb, pb) = (early[-1] if early else snaps[0]), snaps[-1]
+    late = [s for s in snaps[:-1] if s[0] >= t_from]
+    (ta, pa), (tb, pb) = (late[0] if late else snaps[-2]), snaps[-1]
     try:
         a, b = tracemalloc.Snapshot.load(str(pa)), tracemalloc.Snapshot.load(str(pb))
     except Exception as e:  # a snapshot cut short by a kill

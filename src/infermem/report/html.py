@@ -177,8 +177,12 @@ def _footer(d: ReportData) -> str:
     )
 
 
-def render(d: ReportData, plots: dict[str, bytes] | None = None) -> str:
-    """The whole page.  `plots` (name -> PNG) default to `make_plots(d)`."""
+def render(d: ReportData, plots: dict[str, bytes] | None = None,
+           runtimes: dict | None = None) -> str:
+    """The whole page.  `plots` (name -> PNG) default to `make_plots(d)`;
+    `runtimes`: a `sidebyside.comparison_dict` document, shown as a section."""
+    from .runtimes_section import runtimes_section
+
     plots = make_plots(d) if plots is None else plots
     body = "".join([
         _header(d), cards(d),
@@ -186,6 +190,7 @@ def render(d: ReportData, plots: dict[str, bytes] | None = None) -> str:
         planners_section(d),
         layout_section(d, png(plots["layout"], "arena layouts side by side")),
         dmo_section(d), fit_section(d),
+        runtimes_section(runtimes) if runtimes else "",
         _footer(d),
     ])
     return (
