@@ -146,9 +146,12 @@ def _library_dirs() -> tuple[str, ...]:
 def _by_user_line(diffs) -> list[Site]:
     """Sum the differences by (innermost user frame, allocating frame)."""
     libs = _library_dirs()
+    own = {os.path.join(SITE_DIR, "sitecustomize.py"), tracemalloc.__file__}
     acc: dict[tuple[str, int, str | None], list[int]] = {}
     for d in diffs:
         frames = list(d.traceback)  # oldest first
+        if any(f.filename in own or f.filename.startswith("<frozen importlib") for f in frames):
+            continue  # the tracing itself, and imports
         alloc = frames[-1]
         user = next((f for f in reversed(frames)
                      if not os.path.realpath(f.filename).startswith(libs)

@@ -26,13 +26,6 @@ def _start(folder: str) -> None:
     frames = int(os.environ.pop("INFERMEM_TRACE_FRAMES", "16") or 16)
     period = [float(os.environ.pop("INFERMEM_TRACE_PERIOD", "1") or 1)]
     delay = float(os.environ.pop("INFERMEM_TRACE_DELAY", "1") or 0)
-    here = os.path.abspath(__file__)
-    skip = (
-        tracemalloc.Filter(False, tracemalloc.__file__),
-        tracemalloc.Filter(False, here, all_frames=True),
-        tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
-        tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>"),
-    )
     pid = os.getpid()
     lock = threading.Lock()
 
@@ -41,7 +34,7 @@ def _start(folder: str) -> None:
             if not tracemalloc.is_tracing():
                 return
             t = time.monotonic()
-            snap = tracemalloc.take_snapshot().filter_traces(skip)
+            snap = tracemalloc.take_snapshot()  # unfiltered: filtering here is slow
             part = os.path.join(folder, f".{pid}-{tag}.part")
             snap.dump(part)
             os.replace(part, os.path.join(folder, f"{pid}-{tag}-{t:.6f}.snap"))
