@@ -33,34 +33,58 @@ _PKG_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding `i
 _CHILD = str(Path(__file__).resolve().parent / "child.py")
 
 
-def _wait(
-    proc: subprocess.Popen, timeout_s: float | None, stopped: list[str]
-) -> tuple[int, str | None]:
-    """Reap the child: (exit code, why it was stopped).
-    `stopped` holds a reason if the child was already killed (Ctrl-C while
-    the sampler started)."""
+class _Run:
+    """The child and why it was stopped, shared with the timer and the
+    SIGINT handler."""
 
-    def kill(why: str) -> None:
-        stopped.append(why)
-        _kill_group(proc)
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.stopped: list[str] = []
 
+    def kill(self, why: str) -> None:
+        self.stopped.append(why)
+        if self.proc is not None:
+            _kill_group(self.proc)
+
+
+class _CtrlC:
+    """While the child runs, Ctrl-C ends its process group instead of raising
+    KeyboardInterrupt wherever the parent happens to be (inside Popen, the
+    sampler's start ...), which could leave the group running.  Only the
+    main thread can handle signals; elsewhere this does nothing."""
+
+    def __init__(self, run: _Run):
+        self._run, self._old = run, None
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, lambda *_: self._run.kill("interrupted"))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def _wait(run: _Run, timeout_s: float | None) -> int:
+    """Reap the child (its exit code); a timeout kills its group."""
     timer = None
     if timeout_s:
-        timer = threading.Timer(timeout_s, kill, args=(f"timed out after {timeout_s:g} s",))
+        timer = threading.Timer(timeout_s, run.kill, args=(f"timed out after {timeout_s:g} s",))
         timer.start()
     try:
         while True:
             try:
-                _, status = os.waitpid(proc.pid, 0)
+                _, status = os.waitpid(run.proc.pid, 0)
                 break
-            except KeyboardInterrupt:
-                kill("interrupted")
+            except KeyboardInterrupt:  # a SIGINT handler other than ours
+                run.kill("interrupted")
     finally:
         if timer:
             timer.cancel()
     code = os.waitstatus_to_exitcode(status)
-    proc.returncode = code  # tell Popen it has been reaped
-    return code, (stopped[0] if stopped else None)
+    run.proc.returncode = code  # tell Popen it has been reaped
+    return code
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -129,19 +153,19 @@ def monitor_command(
 
             child_env.update(trace_env(tmp, child_env, warmup_s))
         t0 = time.monotonic()
-        try:
-            proc = subprocess.Popen(argv, env=child_env, process_group=0)
-        except (OSError, ValueError) as e:  # missing, not executable, bad format, E2BIG
-            why = getattr(e, "strerror", None) or str(e)
-            raise BadInput(f"cannot run {argv[0][:200]!r}: {why}") from None
-        uss = uss_interval_ms / 1e3 if uss_interval_ms else None
-        sampler, stopped = Sampler(proc.pid, interval_ms / 1e3, uss), []
-        try:
-            sampler.start()
-        except KeyboardInterrupt:  # Ctrl-C before the wait: the group must still end
-            stopped.append("interrupted")
-            _kill_group(proc)
-        code, stopped = _wait(proc, timeout_s, stopped)
+        run = _Run()
+        with _CtrlC(run):
+            try:
+                run.proc = proc = subprocess.Popen(argv, env=child_env, process_group=0)
+            except (OSError, ValueError) as e:  # missing, not executable, bad format, E2BIG
+                why = getattr(e, "strerror", None) or str(e)
+                raise BadInput(f"cannot run {argv[0][:200]!r}: {why}") from None
+            if run.stopped:  # Ctrl-C while Popen ran
+                _kill_group(proc)
+            uss = uss_interval_ms / 1e3 if uss_interval_ms else None
+            sampler = Sampler(proc.pid, interval_ms / 1e3, uss).start()
+            code = _wait(run, timeout_s)
+            stopped = run.stopped[0] if run.stopped else None
         samples = sampler.stop()
         kernel_peak = sampler.hwm_bytes
         end_t = time.monotonic()
