@@ -250,3 +250,15 @@ def test_dmo_saves_arena_on_an_upsampling_decoder():
     margin the chunk list proves, so the DMO plan is smaller."""
     m, g = build("resize")
     assert plan_model(g, dmo=True).plan.arena_bytes < plan_model(g).plan.arena_bytes
+
+
+@pytest.mark.parametrize("name", ["movement", "resize", "convtranspose", "transformer",
+                                  "attention_op", "recurrent"])
+def test_new_kernels_allocate_no_more_than_they_declare(name):
+    """tracemalloc per operator: no kernel allocates more scratch than it declares."""
+    from infermem.runtime.memcheck import measure
+
+    m, g = build(name)
+    p = plan(problem(g), "best")
+    r = measure(g, p.offsets, p.arena_bytes, random_inputs(g, 0))
+    assert not r.over_declared(), r.over_declared()

@@ -67,9 +67,15 @@ def node_cases() -> tuple:
     return tuple(sorted(out, key=lambda c: c.name))
 
 
+def plain(v) -> np.ndarray:
+    """A case's value as numpy (some cases store TensorProtos: bfloat16, float8)."""
+    return numpy_helper.to_array(v) if isinstance(v, onnx.TensorProto) else np.asarray(v)
+
+
 def with_constants(model: onnx.ModelProto, values: list[np.ndarray]) -> tuple:
     """A copy of `model` whose constant-like inputs are initializers, and the
     feed for the inputs that remain."""
+    values = [plain(v) for v in values]
     m = onnx.ModelProto()
     m.CopyFrom(model)
     node = m.graph.node[0]
@@ -114,7 +120,7 @@ def run_case(case) -> CaseResult:
         got = outs.get(name)
         if got is None:
             return CaseResult(case.name, op_type, "fail", f"no output {name!r}")
-        want = np.asarray(want)
+        want = plain(want)
         try:
             np.testing.assert_allclose(got.astype(want.dtype) if want.dtype.kind == "f" else got,
                                        want, rtol=case.rtol, atol=case.atol)

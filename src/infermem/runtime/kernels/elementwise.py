@@ -237,19 +237,34 @@ class Clip(Elementwise):
 @register("Cast", "CastLike")
 class Cast(Elementwise):
     """Casts to the output tensor's dtype (the frontend resolved `to`; CastLike's
-    second input only names the type and is not read)."""
+    second input only names the type and is not read).  bfloat16 and the 8-bit
+    floats are ml_dtypes types; casting to an 8-bit float saturates to its
+    largest finite value unless saturate=0.  Packed 4- and 2-bit types are
+    refused (their arena layout is not one element per byte)."""
 
     def setup(self) -> None:
-        if self.out_dtypes[0].kind not in "biuf" or self.in_dtypes[0].kind not in "biuf":
-            raise self.fail(f"Cast from {self.in_dtypes[0]} to {self.out_dtypes[0]} is not "
-                            "supported")
+        src, dst = self.in_dtypes[0], self.out_dtypes[0]
+        if not (_castable(src) and _castable(dst)):
+            raise self.fail(f"Cast from {src} to {dst} is not supported")
+        self.limit = None
+        if dst.name.startswith("float8") and self.attrs.get("saturate", 1):
+            import ml_dtypes
+
+            self.limit = float(ml_dtypes.finfo(dst).max)
         super().setup()
 
     def broadcast_shape(self, k: int) -> tuple[int, ...] | None:
         return self.in_shapes[k] if k == 0 else None
 
     def fn(self, x: np.ndarray, *rest) -> np.ndarray:
+        if self.limit is not None:
+            x = np.clip(x.astype(np.float32), -self.limit, self.limit)
         return x.astype(self.out_dtypes[0])
+
+
+def _castable(d: np.dtype) -> bool:
+    return d.kind in "biuf" or d.name == "bfloat16" or (
+        d.name.startswith("float8") and "e8m0" not in d.name)  # e8m0: its own rounding
 
 
 @register("BitCast")

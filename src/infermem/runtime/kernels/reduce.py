@@ -106,7 +106,8 @@ class Softmax(Kernel):
         log = self.op.type == "LogSoftmax"
         for lead in leading(self.in_shapes[0], self.axis):
             x = io.read(0, lead)
-            z = x - np.max(x, axis=self.local, keepdims=True)
+            with np.errstate(invalid="ignore"):  # a row of -inf (fully masked) gives NaN
+                z = x - np.max(x, axis=self.local, keepdims=True)
             e = np.exp(z)
             s = np.sum(e, axis=self.local, keepdims=True)
             io.write(0, lead, z - np.log(s) if log else e / s)
