@@ -68,7 +68,8 @@ FORBIDDEN = {
     "frontends": "ALL_BUT errors graph budget",  # files -> Graph, nothing about planning
     "monitor": "ALL_BUT errors outputs",  # memory over time; no model IR
     "sidebyside": {"cli", "api"},  # measured runs beside static figures
-    "tflm": {"cli", "api", "report"},
+    "tflm": {"cli", "api", "report", "rewrite"},  # rewrites hand tflm bytes, not the reverse
+    "rewrite": {"cli", "api", "report"},
     "report": {"cli"},
     "sweep": {"cli", "api"},  # the library a command and the Dask workers call
 }

@@ -74,17 +74,22 @@ def _allocations(interp) -> str:
 def run_sets(interp, sets) -> tuple[dict, dict[str, int]]:
     """Invoke `interp` on each input set (s{k}_i{j} in the mapping `sets`):
     the outputs by name s{k}_o{j}, and the allocations reported after the first run."""
+    import time
+
     import numpy as np
 
     names = set(sets.keys())
     outputs, found = {}, {}
+    seconds = []
     s = 0
     while f"s{s}_i0" in names:
         j = 0
         while f"s{s}_i{j}" in names:
             interp.set_input(sets[f"s{s}_i{j}"], j)
             j += 1
+        t0 = time.perf_counter()
         interp.invoke()
+        seconds.append(time.perf_counter() - t0)
         if s == 0:
             found = parse_allocations(_allocations(interp))
         k = 0
@@ -96,7 +101,7 @@ def run_sets(interp, sets) -> tuple[dict, dict[str, int]]:
             outputs[f"s{s}_o{k}"] = np.asarray(out)
             k += 1
         s += 1
-    return outputs, found
+    return outputs, {**found, "invoke_s": seconds}
 
 
 def run(req: dict) -> dict:

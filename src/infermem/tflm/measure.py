@@ -56,6 +56,7 @@ class TflmRun:
     total_bytes: int
     arena_size: int
     log: str  # what TFLM printed
+    invoke_seconds: tuple[float, ...] = ()  # wall time of each interp.invoke(), per input set
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,8 @@ def run(
         raise Failure(
             f"{path}: TFLM did not print its allocation report; it printed:\n" + _tail(child.stderr)
         )
-    return TflmRun(outputs, found["head"], found["tail"], found["total"], size, child.stderr)
+    return TflmRun(outputs, found["head"], found["tail"], found["total"], size, child.stderr,
+                   tuple(found.get("invoke_s", ())))
 
 
 def too_small(path, size: int) -> str:

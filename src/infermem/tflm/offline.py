@@ -116,8 +116,6 @@ def write_offline_plan(
 
 
 def _pack(raw: bytes, words: np.ndarray, source: str = "model") -> bytes:
-    import flatbuffers
-
     fb = schema()
     m = read_model_tree(raw, source)  # the object tree, after the guarded walk
     m.buffers = list(m.buffers or [])
@@ -135,8 +133,19 @@ def _pack(raw: bytes, words: np.ndarray, source: str = "model") -> bytes:
             entry.name = OFFLINE_PLAN_NAME
             m.metadata.append(entry)
         entry.buffer = len(m.buffers) - 1
-    m.buffers = [_AlignedBuffer(b) for b in m.buffers]
-    builder = flatbuffers.Builder(len(raw) + len(payload) + 4096)
+    return pack_tree(m, len(raw) + len(payload) + 4096)
+
+
+def pack_tree(m, size_hint: int = 1 << 20) -> bytes:
+    """Serialise a schema object tree, constant buffers 16-byte aligned.  The
+    tree's own buffer list is left as it was."""
+    import copy
+
+    import flatbuffers
+
+    m = copy.copy(m)
+    m.buffers = [_AlignedBuffer(b) for b in m.buffers or []]
+    builder = flatbuffers.Builder(size_hint)
     builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
 

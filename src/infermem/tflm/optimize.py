@@ -8,6 +8,10 @@ validated once more -> offsets written as `OfflineMemoryAllocation` into a
 temporary copy -> original and copy run in TFLM and compared -> only then the
 copy is moved to the destination.  If outputs differ nothing is written.
 
+With `rewritten` (the bytes of a rewrite of `src`, e.g. `rewrite.patch_tflite`),
+those are planned instead and verified against `src` itself, so a rewritten
+graph is proven bit-identical to the original in TFLM too.
+
 If the planned layout would not beat TFLM's own plan (it never should, but a
 scratch buffer placed by TFLM could in principle land above the plan), TFLM's
 own plan is written instead, so the result is never worse than the original.
@@ -130,20 +134,26 @@ def optimize(
     force: bool = False,
     alignment: int = 16,
     allow_constant_outputs: bool = False,
+    rewritten: bytes | None = None,
 ) -> OptimizeResult:
     """Write `src` with an offline plan to `dst`; with `verify_outputs`, only after
     TFLM ran both on the same inputs with bit-identical outputs (else Failure,
     nothing written).  With `reorder`, the operators are first rewritten in the
     order with the lowest live-set peak (TFLM runs them in file order).  With
     `dmo`, outputs may overlap inputs where the overlap is proven safe.  `dst`
-    follows the output rules of `outputs.check_output` (`force` to replace)."""
+    follows the output rules of `outputs.check_output` (`force` to replace).
+    `rewritten` is planned in place of `src` (outputs still compared with `src`)."""
     src, dst = Path(src), Path(dst)
     check_output(dst, [src], force=force)
     if runs < 0:
         raise BadInput(f"runs must be >= 0, got {runs}")
     with atomic_path(dst) as tmp, tempfile.TemporaryDirectory(prefix="infermem-opt-") as work:
+        base = src
+        if rewritten is not None:
+            base = Path(work, "rewritten.tflite")
+            base.write_bytes(rewritten)
         ordered = Path(work, "ordered.tflite")
-        base = ordered if reorder and _write_best_order(src, ordered, time_limit) else src
+        base = ordered if reorder and _write_best_order(base, ordered, time_limit) else base
         tp, chosen, realised, own = plan_offsets(base, strategy, preserve_inputs, time_limit, dmo,
                                                   alignment)
         if base != src:

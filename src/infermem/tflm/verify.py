@@ -57,6 +57,8 @@ class VerifyResult:
     constant_outputs: tuple[int, ...] = ()  # outputs equal for every input set
     sets_for_variation: int = 0
     constant_allowed: bool = False
+    seconds_before: float | None = None  # fastest TFLM invoke of the original (wall time)
+    seconds_after: float | None = None
 
     def constant_message(self) -> str:
         which = ", ".join(map(str, self.constant_outputs))
@@ -114,6 +116,8 @@ def verify(
         constant,
         compared,
         allow_constant_outputs,
+        min(before.invoke_seconds, default=None),
+        min(after.invoke_seconds, default=None),
     )
 
 

@@ -1,0 +1,101 @@
+"""Choose the stage end and grid: the smallest planned arena within a MAC budget.
+
+Every candidate (a cut of the patchable prefix x a grid) is rewritten; those
+whose halo recomputation stays within `max_mac_overhead` are packed and planned
+as TFLM will run them (TFLM's planning problem, scratch buffers included, by
+`strategy`, TFLM's own greedy planner by default: that is the arena the user
+gets without infermem's plan).  The smallest arena wins; ties go to fewer MACs.
+The winner is kept only if it beats the original model's arena under the same
+planner, so patching never makes a model worse: otherwise the one-line reason
+says why nothing was rewritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..planners import plan
+from ..tflm._model import model_from_bytes
+from ..tflm.problem import build
+from . import PatchResult, load_tree, model_macs, patch_stage
+from .stage import cuts, patchable_prefix, stage_at
+from .tflite_patch import rewrite
+
+AUTO_GRIDS = tuple((n, n) for n in range(2, 7))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    until: int  # last operator of the stage
+    grid: tuple[int, int]
+    mac_overhead: float
+    arena_bytes: int | None  # None: over the MAC budget, not planned
+
+
+@dataclass(frozen=True)
+class Choice:
+    result: PatchResult | None  # None: the model is left as it is
+    arena_before: int  # planned head of the original (same planner)
+    arena_after: int | None
+    reason: str  # one line: what was chosen, or why nothing was
+    tried: tuple[Candidate, ...]
+
+
+def planned_arena(data: bytes, strategy: str = "tflm", time_limit: float = 10.0) -> int:
+    """The head TFLM needs for a model held in memory, planned by `strategy`."""
+    return plan(build(model_from_bytes(data, "model")).problem, strategy,
+                time_limit=time_limit).arena_bytes
+
+
+def choose(
+    src: str | Path | bytes,
+    grids: Sequence[tuple[int, int]] | None = None,
+    until: int | None = None,
+    max_mac_overhead: float = 0.25,
+    strategy: str = "tflm",
+) -> Choice:
+    """The best patched rewrite of `src` over `grids` (default 2x2..6x6) and stage
+    ends (`until`, or every cut), or none with the reason."""
+    raw, tree = load_tree(src)
+    before = planned_arena(raw, strategy)
+    prefix, why = patchable_prefix(tree)
+    ends = cuts(tree, prefix)
+    if not ends:
+        return Choice(None, before, None, f"no patchable stage: {why}", ())
+    if until is not None:
+        from .stage import find_stage
+
+        find_stage(tree, until)  # BadInput when `until` is not a cut
+        ends = [k for k in ends if prefix[k].index == until]
+    macs = model_macs(tree)
+    tried, best, spent = [], None, set()
+    for k in ends:
+        stage = stage_at(tree, prefix, k)
+        for g in grids or AUTO_GRIDS:
+            if g[0] > stage.height or g[1] > stage.width or g in spent:
+                continue
+            over = model_macs(rewrite(tree, stage, g).model) / max(macs, 1) - 1.0
+            if over > max_mac_overhead:  # a longer stage only adds halo: stop this grid
+                tried.append(Candidate(stage.ops[-1].index, g, over, None))
+                spent.add(g)
+                continue
+            r = patch_stage(raw, tree, stage, g)
+            arena = planned_arena(r.data, strategy)
+            tried.append(Candidate(stage.ops[-1].index, g, over, arena))
+            if best is None or (arena, r.macs_after) < (best[0], best[1].macs_after):
+                best = (arena, r)
+    return _verdict(before, best, tuple(tried), max_mac_overhead)
+
+
+def _verdict(before: int, best, tried: tuple[Candidate, ...], budget: float) -> Choice:
+    if best is None:
+        return Choice(None, before, None, f"no grid keeps the MAC overhead within {budget:.0%} "
+                      f"({len(tried)} stage/grid pairs tried)", tried)
+    arena, r = best
+    if arena >= before:
+        return Choice(None, before, arena, f"patching does not lower the arena: the best "
+                      f"patched plan needs {arena:,} B, the model as it is {before:,} B "
+                      "(the peak is not in a patchable stage)", tried)
+    return Choice(r, before, arena, r.describe(), tried)
