@@ -157,9 +157,7 @@ MODELS = {
         ("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
         ("ConvInteger", ["xq", "cw", "xz", "cz"], ["cacc"], {"pads": [1, 1, 1, 1]}),
         ("Cast", ["cacc"], ["caccf"], {"to": F}),
-        ("Shape", ["caccf"], ["shp"], {"start": 1}),
-        ("Cast", ["shp"], ["shpf"], {"to": F}),
-    ], {"x": (1, 3, 6, 8)}, ["y", "caccf", "shpf"], {
+    ], {"x": (1, 3, 6, 8)}, ["y", "caccf"], {
         "wq": RNG.integers(0, 255, (8, 5)).astype(np.uint8), "wz": np.uint8(128),
         "ws": np.float32(0.02), "cw": RNG.integers(0, 255, (4, 3, 3, 3)).astype(np.uint8),
         "cz": np.uint8(120)}),
