@@ -57,3 +57,22 @@ def traced_distances(graph: Graph, seed: int = 0,
 def onnx_traced(graph: Graph, op_index: int, input_name: str) -> int | str:
     d = traced_distances(graph).get((op_index, graph.root(input_name)))
     return "the executor's trace has no chunk of this operator" if d is None else d
+
+
+def rule_mismatches(graph: Graph, inputs: dict | None = None) -> list[str]:
+    """Every analytic rule (onnx_rules) whose distance differs from the one the
+    executor's trace of a run (seeded random inputs, or `inputs`) gives: the
+    check that each rule is the chunk order the kernel really runs."""
+    from ..lifetimes import problem
+    from . import prove
+
+    traced = traced_distances(graph, inputs=inputs)
+    bad = []
+    for p in prove(graph, None, problem(graph)):
+        t = traced.get((p.op_index, p.input))
+        if t is None and not p.input_bytes:
+            continue  # an empty tensor: no chunk ran
+        if p.distance is not None and p.distance != t:
+            bad.append(f"{graph.name}: operator {p.op_index} ({p.op_type}) over {p.input}: "
+                       f"rule {p.distance}, trace {t}")
+    return bad

@@ -133,21 +133,10 @@ def rule_mismatches(case) -> list[str]:
     """Where a DMO rule of the case's operator (overlap/onnx_rules) differs
     from the distance the executor's trace of this case's own run gives."""
     from ..frontends.onnx import graph_from_model
-    from ..lifetimes import problem
-    from ..overlap import prove
-    from ..overlap.onnx_trace import traced_distances
+    from ..overlap.onnx_trace import rule_mismatches as mismatches
 
     model, feed = with_constants(case.model, list(case.data_sets[0][0]))
-    graph = graph_from_model(model, name=case.name)
-    traced = traced_distances(graph, inputs=feed)
-    bad = []
-    for p in prove(graph, None, problem(graph)):
-        t = traced.get((p.op_index, p.input))
-        if t is None and not p.input_bytes:
-            continue  # an empty tensor: no chunk ran
-        if p.distance is not None and p.distance != t:
-            bad.append(f"{case.name}: {p.op_type} {p.input}: rule {p.distance}, trace {t}")
-    return bad
+    return mismatches(graph_from_model(model, name=case.name), feed)
 
 
 def run_all() -> list[CaseResult]:

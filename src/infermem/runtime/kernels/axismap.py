@@ -70,14 +70,6 @@ class AxisMap(Kernel):
             io.end_chunk()
 
     # -- helpers -------------------------------------------------------------------------
-    def const_list(self, k: int, what: str) -> list[int] | None:
-        if not self.has_input(k):
-            return None
-        v = self.const(k)
-        if v is None:
-            raise self.fail(f"{what} must be a constant (a weight)")
-        return [int(x) for x in np.asarray(v).reshape(-1)]
-
     def norm_axes(self, axes: list[int] | None, rank: int) -> list[int]:
         if axes is None:
             return list(range(rank))
@@ -95,10 +87,10 @@ class Pad(AxisMap):
     def prepare(self) -> None:
         xs = self.x_view
         rank = len(xs)
-        pads = self.ints("pads") or self.ints("paddings") or self.const_list(1, "pads")
+        pads = self.ints("pads") or self.ints("paddings") or self.const_ints(1, "pads")
         if pads is None:
             raise self.fail("pads must be a constant (a weight)")
-        axes = self.norm_axes(self.const_list(3, "axes"), rank)
+        axes = self.norm_axes(self.const_ints(3, "axes"), rank)
         if len(pads) != 2 * len(axes):
             raise self.fail(f"{len(pads)} pads for {len(axes)} axes")
         self.begin, end = [0] * rank, [0] * rank
@@ -140,7 +132,7 @@ class Pad(AxisMap):
 @register("Tile")
 class Tile(AxisMap):
     def prepare(self) -> None:
-        reps = self.const_list(1, "repeats")
+        reps = self.const_ints(1, "repeats")
         if reps is None or len(reps) != len(self.x_view):
             raise self.fail(f"repeats {reps} do not match rank {len(self.x_view)}")
         self.maps = [np.arange(n * r) % max(n, 1) for n, r in zip(self.x_view, reps, strict=True)]
@@ -154,8 +146,8 @@ class Slice(AxisMap):
             starts, ends = self.ints("starts"), self.ints("ends")
             axes, steps = self.ints("axes"), None
         else:
-            starts, ends = self.const_list(1, "starts"), self.const_list(2, "ends")
-            axes, steps = self.const_list(3, "axes"), self.const_list(4, "steps")
+            starts, ends = self.const_ints(1, "starts"), self.const_ints(2, "ends")
+            axes, steps = self.const_ints(3, "axes"), self.const_ints(4, "steps")
         if starts is None or ends is None or len(starts) != len(ends):
             raise self.fail("starts and ends must be constants of one length")
         axes = self.norm_axes(axes if axes is not None else list(range(len(starts))), rank)
@@ -170,7 +162,7 @@ class Slice(AxisMap):
 @register("CenterCropPad")
 class CenterCropPad(AxisMap):
     def prepare(self) -> None:
-        shape = self.const_list(1, "shape")
+        shape = self.const_ints(1, "shape")
         axes = self.norm_axes(self.ints("axes"), len(self.x_view))
         if shape is None or len(shape) != len(axes):
             raise self.fail(f"shape {shape} does not match axes {axes}")

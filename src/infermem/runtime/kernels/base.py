@@ -117,6 +117,15 @@ class Kernel:
         """Input `k`'s value if it is a weight (known before the run), else None."""
         return _const(self.graph, self.op.inputs[k]) if k < len(self.op.inputs) else None
 
+    def const_ints(self, k: int, what: str) -> list[int] | None:
+        """Input `k` as a list of ints (None if absent); it must be a weight."""
+        if not self.has_input(k):
+            return None
+        v = self.const(k)
+        if v is None:
+            raise self.fail(f"{what} must be a constant (a weight)")
+        return [int(x) for x in np.asarray(v).reshape(-1)]
+
     def qdq_scratch(self, in_elems: Sequence[int], out_elems: int) -> int:
         """Extra scratch for QDQ views: a dequantized input chunk costs its float
         copy (and an int-to-float conversion), a quantized output chunk one

@@ -72,15 +72,6 @@ class Blocked(Kernel):
                             f"{rank}")
         return a
 
-    def const_ints(self, k: int, what: str) -> list[int] | None:
-        """Input `k` as a list of ints: it must be a weight (known before the run)."""
-        if not self.has_input(k):
-            return None
-        v = self.const(k)
-        if v is None:
-            raise self.fail(f"{what} must be a constant (a weight)")
-        return [int(x) for x in np.asarray(v).reshape(-1)]
-
     def block_scratch(self, elems: int, factor: int = 4) -> None:
         """Declare scratch for `factor` float64 temporaries of `elems` elements."""
         self.scratch_bytes = 8 * factor * max(1, elems) + self.qdq_scratch(

@@ -2,8 +2,9 @@
 InstanceNormalization, GroupNormalization, MeanVarianceNormalization.
 
 Chunk order (all): for each index over the axes before the first normalized
-axis (LayerNorm/RMSNorm: before `axis`; InstanceNorm: every (n, c);
-GroupNorm: every (n, group) with X viewed as (N, G, C/G * spatial); MVN:
+axis (LayerNorm/RMSNorm: before `axis`; InstanceNorm and
+GroupNorm: every (n, group) with X viewed as (N, G, C/G, spatial), a group
+per channel for InstanceNorm; MVN:
 before the first of `axes`), read that input block and the whole scale and
 bias, then write the output block (LayerNorm also its Mean and InvStdDev
 entries).  Output blocks are the input blocks' size: in place is safe.
@@ -56,11 +57,18 @@ class LayerNormalization(Normalize):
         return (y, mean * one, inv * one)
 
 
-@register("InstanceNormalization")
-class InstanceNormalization(Normalize):
-    def first_axis(self) -> int:
-        if len(self.x_views[0]) < 3:
-            raise self.fail(f"needs an (N, C, ...) input, got {self.x_views[0]}")
+class _PerGroup(Normalize):
+    """X viewed as (N, G, C/G, spatial), scale and bias as (G, C/G or 1, 1):
+    one chunk per (n, group), normalized over the whole group."""
+
+    def views(self, groups: int) -> int:
+        xs = self.in_shapes[0]
+        if len(xs) < 2 or groups < 1 or xs[1] % groups:
+            raise self.fail(f"{groups} groups do not divide the channels of {xs}")
+        cg, spatial = xs[1] // groups, int(np.prod(xs[2:]))
+        per_channel = int(np.prod(self.in_shapes[1])) == xs[1]
+        self.x_views = [(xs[0], groups, cg, spatial)] + [(groups, cg if per_channel else 1, 1)] * 2
+        self.y_views = [(xs[0], groups, cg, spatial)]
         return 2
 
     def chunks(self):
@@ -69,30 +77,24 @@ class InstanceNormalization(Normalize):
 
     def compute(self, lead, x, scale, bias):
         return (self.stats(x)[0] * scale + bias,)
+
+
+@register("InstanceNormalization")
+class InstanceNormalization(_PerGroup):
+    """One group per channel."""
+
+    def first_axis(self) -> int:
+        if len(self.in_shapes[0]) < 3:
+            raise self.fail(f"needs an (N, C, ...) input, got {self.in_shapes[0]}")
+        return self.views(self.in_shapes[0][1])
 
 
 @register("GroupNormalization")
-class GroupNormalization(Normalize):
+class GroupNormalization(_PerGroup):
     """Scale and bias per channel (opset 21) or per group (opset 18)."""
 
     def first_axis(self) -> int:
-        xs = self.in_shapes[0]
-        g = int(self.attrs.get("num_groups", 0))
-        if len(xs) < 2 or g < 1 or xs[1] % g:
-            raise self.fail(f"{g} groups do not divide the channels of {xs}")
-        self.groups, cg = g, xs[1] // g
-        spatial = int(np.prod(xs[2:]))
-        per_channel = int(np.prod(self.in_shapes[1])) == xs[1]
-        self.x_views = [(xs[0], g, cg, spatial)] + [(g, cg if per_channel else 1, 1)] * 2
-        self.y_views = [(xs[0], g, cg, spatial)]
-        return 2
-
-    def chunks(self):
-        for (w,), (r, _, _), lead in lead_chunks(self.x_views[0], 2, 3):
-            yield (w,), (r, (lead[1],), (lead[1],)), lead
-
-    def compute(self, lead, x, scale, bias):
-        return (self.stats(x)[0] * scale + bias,)
+        return self.views(int(self.attrs.get("num_groups", 0)))
 
 
 @register("MeanVarianceNormalization")
