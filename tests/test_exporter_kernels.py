@@ -256,3 +256,22 @@ def test_new_kernels_allocate_no_more_than_they_declare(name):
     p = plan(problem(g), "best")
     r = measure(g, p.offsets, p.arena_bytes, random_inputs(g, 0))
     assert not r.over_declared(), r.over_declared()
+
+
+def test_random_token_ids_stay_inside_the_embedding_table():
+    """verify's random int64 inputs index no further than the Gather they feed
+    (token types into a 2-row table), so onnxruntime and the executor agree."""
+    table = numpy_helper.from_array(w(2, 4), "table")
+    g = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["e"]),
+         helper.make_node("Relu", ["e"], ["y"])], "emb",
+        [helper.make_tensor_value_info("ids", TP.INT64, (1, 6))],
+        [helper.make_tensor_value_info("y", F, None)], [table])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+    graph = graph_from_model(m)
+    sets = [random_inputs(graph, s) for s in range(8)]
+    assert all(0 <= x["ids"].min() and x["ids"].max() < 2 for x in sets)
+    assert len({x["ids"].tobytes() for x in sets}) > 1
+    p = plan(problem(graph), "best")
+    r = verify(graph, m, p.offsets, p.arena_bytes, inputs=sets)
+    assert r.ok, r.summary()

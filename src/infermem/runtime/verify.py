@@ -139,10 +139,29 @@ def quant_range(graph: Graph, name: str) -> tuple[float, float] | None:
     return None
 
 
+def index_bound(graph: Graph, name: str) -> int | None:
+    """The smallest extent that input `name` (or a view of it) indexes as a
+    Gather's or GatherElements' indices: token ids into an embedding table, a
+    token type into its 2-row table."""
+    bound = None
+    for op in graph.operators:
+        if op.type not in ("Gather", "GatherElements") or len(op.inputs) < 2 or not op.inputs[1]:
+            continue
+        if graph.root(op.inputs[1]) != name:
+            continue
+        data = graph.tensors[op.inputs[0]].shape
+        axis = int(op.attrs.get("axis", 0))
+        if data:
+            n = int(data[axis % len(data)])
+            bound = n if bound is None else min(bound, n)
+    return bound
+
+
 def random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
     """Seeded inputs: floats standard normal (uniform over the quantization range
     when a QuantizeLinear reads them), small ints over their whole range,
-    wider ints small non-negative indices, coin-flip bools."""
+    wider ints small non-negative indices (below the extent they index when a
+    Gather reads them), coin-flip bools."""
     rng = np.random.default_rng(seed)
     out = {}
     for name in graph.inputs:
@@ -158,7 +177,8 @@ def random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
             info = np.iinfo(dt)
             out[name] = rng.integers(info.min, int(info.max) + 1, t.shape).astype(dt)
         else:
-            out[name] = rng.integers(0, 10, t.shape).astype(dt)
+            top = min(10, index_bound(graph, name) or 10)
+            out[name] = rng.integers(0, max(top, 1), t.shape).astype(dt)
     return out
 
 
