@@ -100,7 +100,7 @@ def test_twenty_clean_unmarked_runs_are_never_flagged(tmp_path):
     """20 plain onnxruntime loops and 20 sleeping processes, two at a time (so
     the machine is loaded by the test itself), none flagged."""
     app = _script(tmp_path, "clean.py", CLEAN_LOOP)
-    onnx = [[sys.executable, str(app), str(MODEL), "3"]] * 20
+    onnx = [[sys.executable, str(app), str(MODEL), "4"]] * 20
     sleeps = [["sleep", "2"]] * 20
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(monitor_command, onnx + sleeps))

@@ -125,6 +125,7 @@ def detect_leak(
     x: Sequence[float] | None = None,
     per: str = "run",
     series: str = "rss",
+    parts: int = 2,
 ) -> LeakVerdict:
     """Judge a series of post-run RSS values (bytes), one per run, in order;
     with `x` (strictly increasing, e.g. seconds), the slope is per unit of x."""
@@ -150,7 +151,7 @@ def detect_leak(
         )
     slope, lo, hi, p = sen_interval(y, confidence, xs)
     h = n // 2
-    halves = (theil_sen(y[:h], xs[:h]), theil_sen(y[h:], xs[h:]))
+    halves = _pieces(y, xs, parts)
     significant = lo > 0
     large = slope >= min_effect
     persistent = min(halves) >= min_effect
@@ -170,6 +171,15 @@ def detect_leak(
         **base,
     )
     return _with_reason(verdict, significant, large, persistent, halves)
+
+
+def _pieces(y: np.ndarray, xs: np.ndarray, parts: int) -> tuple[float, ...]:
+    """Theil-Sen slope of each of `parts` consecutive equal pieces of the series."""
+    cuts = [round(k * len(y) / parts) for k in range(parts + 1)]
+    return tuple(theil_sen(y[a:b], xs[a:b]) for a, b in zip(cuts, cuts[1:], strict=False))
+
+
+_PIECES = {2: ("both halves", "halves"), 3: ("all three thirds", "thirds")}
 
 
 def _fmt(b: float) -> str:
@@ -195,14 +205,15 @@ def _with_reason(v: LeakVerdict, significant, large, persistent, halves) -> Leak
         what, where = f"{v.series.upper()} over time", "that span"
     slope = f"{_fmt(v.slope_bytes_per_run)}{u} ({ci}, p={v.p_value:.2g}) over {over}"
     if v.detected:
-        reason = f"leak: {what} grows {slope}, in both halves of {where}"
+        reason = f"leak: {what} grows {slope}, in {_PIECES[len(halves)][0]} of {where}"
     else:
         why = (
             "not significantly above zero"
             if not significant
             else f"below the {_fmt(v.min_effect_bytes_per_run)}{u} minimum effect"
             if not large
-            else f"not persistent (halves: {_fmt(halves[0])}{u}, {_fmt(halves[1])}{u})"
+            else f"not persistent ({_PIECES[len(halves)][1]}: "
+            + ", ".join(f"{_fmt(x)}{u}" for x in halves) + ")"
         )
         reason = (
             f"no leak detected: slope {slope}, {why}; a leak of "
@@ -223,6 +234,7 @@ def runs_to_detect(post_run_rss: Sequence[int], **kwargs) -> int | None:
 
 DEFAULT_MIN_RATE = 4096.0  # bytes per second, for programs without iteration markers
 DEFAULT_TIME_POINTS = 200
+COOLDOWN = 0.05  # time verdicts: the last 5% of the run (exit) is left out
 
 
 def detect_trend(
@@ -244,7 +256,10 @@ def detect_trend(
     each summarised by its median (one transient allocation inside a bin
     does not move it), and judged exactly as `detect_leak` judges runs:
     Theil-Sen slope in bytes per second, Sen's interval, minimum effect
-    `min_rate` and the same slope in both halves of the span."""
+    `min_rate` and the same slope in both halves of the span.  The last
+    `COOLDOWN` of the run is left out too: a program's exit (freeing,
+    runtime teardown) is flat or falling, and would read as a leak that
+    stopped."""
     t = np.asarray(t_s, dtype=np.float64)
     y = np.asarray(rss, dtype=np.float64)
     keep = y >= 0
@@ -252,7 +267,9 @@ def detect_trend(
     if len(t) and warmup_s is None:
         warmup_s = (t[-1] - t[0]) / 3
     start = (t[0] + (warmup_s or 0.0)) if len(t) else 0.0
-    t, y = t[t >= start], y[t >= start]
+    end = (t[-1] - COOLDOWN * (t[-1] - t[0])) if len(t) else 0.0
+    keep = (t >= start) & (t <= end)
+    t, y = t[keep], y[keep]
     xs, ys = _bin_medians(t, y, points)
     v = detect_leak(
         ys, confidence=confidence, min_effect=min_rate, x=xs, per="s", series=series,
@@ -262,8 +279,7 @@ def detect_trend(
     v = LeakVerdict(**{**asdict(v), "window_s": window})
     if not v.assessed:
         return v
-    h = len(ys) // 2
-    halves = (theil_sen(ys[:h], xs[:h]), theil_sen(ys[h:], xs[h:]))
+    halves = _pieces(ys, xs, 2)
     return _with_reason(
         v, v.ci_low > 0, v.slope_bytes_per_run >= min_rate, min(halves) >= min_rate, halves
     )
