@@ -165,6 +165,15 @@ def test_rewritten_resnet8_is_bit_identical_in_tflm(tmp_path):
     assert v.verified, v.first_difference
 
 
+def test_rewritten_float_mobilenet_v2_is_bit_identical_in_tflm(tmp_path):
+    # float SAME padding becomes PAD with 0.0: adding exact zeros leaves every sum unchanged
+    r = patch_tflite(f"{CORPUS}/mobilenet_v2_f32.tflite", (2, 3), until=5)
+    assert r.grid == (2, 3) and r.stage_ops == tuple(range(6))
+    v = _verify(tmp_path, "mobilenet_v2_f32.tflite", r)
+    assert v.verified, v.first_difference
+    assert v.head_after < v.head_before
+
+
 def test_wrong_halo_is_caught(tmp_path):
     r = patch_tflite(f"{CORPUS}/resnet8_int8.tflite", (2, 2), shrink_halo=1)
     v = _verify(tmp_path, "resnet8_int8.tflite", r)

@@ -140,7 +140,7 @@ def run(args) -> int:
             f"measured head {v.head_before:,} B -> {v.head_after:,} B "
             f"({saved:,} B saved, {saved / max(v.head_before, 1):.1%})"
         )
-        if patched and v.seconds_before and v.seconds_after:
+        if patched and patched.patch and v.seconds_before and v.seconds_after:
             c.print(f"one TFLM inference: {v.seconds_before * 1e3:.1f} ms -> "
                     f"{v.seconds_after * 1e3:.1f} ms (wall time, fastest of {v.input_sets})")
     else:

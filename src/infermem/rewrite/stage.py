@@ -123,6 +123,8 @@ def classify(model: Any, sg: Any, op: Any, index: int) -> StageOp | str:
     ins = [int(t) for t in op.inputs]
     outs = [int(t) for t in op.outputs]
     where = f"operator {index} ({name})"
+    if name not in CONVS | POOLS | PADS | UNARY | BINARY:
+        return f"{where} mixes space or is not supported per patch"
     if len(outs) != 1 or not _spatial(sg, outs[0]) or not ins or ins[0] < 0:
         return f"{where} does not produce one NHWC tensor with batch 1"
     if name in CONVS | POOLS | PADS | UNARY and not _spatial(sg, ins[0]):
@@ -134,10 +136,10 @@ def classify(model: Any, sg: Any, op: Any, index: int) -> StageOp | str:
         got = _pad_windows(model, sg, op)
         return f"{where}: {got}" if isinstance(got, str) else StageOp(index, name, (0,), *got)
     if name in UNARY:
+        if shape(sg, ins[0]) != shape(sg, outs[0]):
+            return f"{where} changes the shape"
         return StageOp(index, name, (0,))
-    if name in BINARY:
-        return _binary(model, sg, ins, outs[0], index, name, where)
-    return f"{where} mixes space or is not supported per patch"
+    return _binary(model, sg, ins, outs[0], index, name, where)
 
 
 def _binary(model, sg, ins, out, index, name, where) -> StageOp | str:

@@ -147,8 +147,8 @@ class _Patch:
             return src
         key = (t, want)
         if key not in self._slices:
-            name = f"{self.em.sg.tensors[t].name}/{self.tag}/slice{len(self._slices)}"
-            self._slices[key] = self.em.strided_slice(src, have, want, _text(name))
+            name = f"patch/{self.tag}/t{t}/slice{len(self._slices)}"
+            self._slices[key] = self.em.strided_slice(src, have, want, name)
         return self._slices[key]
 
     def read(self, t: int, want: Region, sizes: dict[int, tuple[int, int]]) -> tuple[int, Padding]:
@@ -179,7 +179,7 @@ def _tile_op(em: _Emitter, patch: _Patch, sop: StageOp, op: Any, region: Region,
              sizes: dict[int, tuple[int, int]]) -> None:
     """Emit one stage operator for one patch: (slice,) (PAD,) then the operator."""
     out = int(op.outputs[0])
-    name = f"{_text(em.sg.tensors[out].name)}/{patch.tag}"
+    name = f"patch/{patch.tag}/t{out}"  # short: names are flash
     inputs = [int(t) for t in op.inputs]
     want = needed(sop.h, sop.w, region)
     for k in sop.spatial:
@@ -239,7 +239,7 @@ def _join_row(em: _Emitter, stage: Stage, tiles: list[int], r: int, grid, rows: 
     else:
         h0, h1 = split(stage.height, grid[0])[r]
         row = em.like(stage.output, Region(h0, h1, 0, stage.width),
-                      f"{_text(em.sg.tensors[stage.output].name)}/row{r}")
+                      f"patch/row{r}/t{stage.output}")
         em.concat(tiles, 2, row)
         rows.append(row)
 

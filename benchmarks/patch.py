@@ -1,0 +1,123 @@
+"""Patch-based inference (`infermem optimize --patch`), measured in TFLM.
+
+    python benchmarks/patch.py [--models NAME,...] [--dmo] [--grid auto|RxC] [--markdown]
+
+Models: the `.tflite` files of tests/corpus/ (MobileNet v2 0.35 @ 96, MobileNet
+v1 0.25 @ 96, ResNet-8, MobileNet v3 small, EfficientNet small; f32 and int8)
+plus, when present, the MobileNet v2 variants `scripts/make_patch_models.py`
+writes into benchmarks/.models/ (1.0 @ 224, 0.35 @ 224, 1.0 @ 96; too large
+to commit):
+
+    /work/venv-tf/bin/python scripts/make_patch_models.py
+
+Per model, `optimize_patched` (the library behind `optimize --patch`) chooses
+the stage end and grid (smallest planned arena with at most 25% more MACs),
+plans it with infermem's `best` (and DMO with --dmo), writes the offline plan
+and runs original and rewritten model in TFLM on three seeded random input
+sets; the columns are
+
+- TFLM head: what TFLM's own arena head is for the original (measured);
+- patched head: the head TFLM measures running the rewritten, planned model;
+  `=plan` when it equals infermem's planned arena;
+- ratio: TFLM head / patched head;
+- MACs, operators, flash (file bytes): before -> after (halo recomputation,
+  slices, pads and concatenations, their index constants);
+- ms: the wall time of one TFLM inference (fastest of the three), before -> after;
+- ok: every output bit-identical to the original model's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from infermem.errors import InfermemError
+from infermem.rewrite.optimize import optimize_patched
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "tests" / "corpus"
+CACHE = ROOT / "benchmarks" / ".models"
+
+
+def models(only: set[str] | None) -> list[Path]:
+    found = sorted(CORPUS.glob("*.tflite")) + sorted(CACHE.glob("*.tflite"))
+    return [p for p in found if only is None or p.stem in only]
+
+
+def measure(src: Path, grid: str, dmo: bool, tmp: Path) -> dict:
+    t0 = time.perf_counter()
+    try:
+        r = optimize_patched(src, tmp / src.name, grid, dmo=dmo, runs=3, timeout=600.0,
+                             force=True)
+    except InfermemError as e:
+        return {"model": src.stem, "error": str(e).splitlines()[0]}
+    v, p = r.optimize.verification, r.patch
+    row = {"model": src.stem, "tflm": v.head_before, "after": v.head_after,
+           "planned": r.optimize.planned_arena_bytes, "ok": v.verified,
+           "ms": (v.seconds_before * 1e3, v.seconds_after * 1e3), "reason": r.reason,
+           "seconds": time.perf_counter() - t0}
+    if p is not None:
+        row.update(grid=f"{p.grid[0]}x{p.grid[1]}", until=p.stage_ops[-1],
+                   macs=(p.macs_before, p.macs_after), ops=(p.ops_before, p.ops_after),
+                   flash=(p.flash_before, p.flash_after))
+    return row
+
+
+def _pair(x: tuple, scale: float = 1.0, fmt: str = ",.0f") -> str:
+    return f"{x[0] / scale:{fmt}} -> {x[1] / scale:{fmt}}"
+
+
+def table(rows: list[dict], markdown: bool) -> str:
+    head = ["model", "TFLM head", "patched head", "ratio", "grid (ops 0..N)", "MACs (M)",
+            "operators", "flash (KB)", "ms / inference", "ok"]
+    lines = []
+    for r in rows:
+        if "error" in r:
+            lines.append([r["model"], "error: " + r["error"]] + [""] * (len(head) - 2))
+            continue
+        same = " =plan" if r["after"] == r["planned"] else f" (plan {r['planned']:,})"
+        grid = f"{r['grid']} (0..{r['until']})" if "grid" in r else "not patched"
+        lines.append([
+            r["model"], f"{r['tflm']:,}", f"{r['after']:,}{same}",
+            f"{r['tflm'] / r['after']:.2f}x", grid,
+            _pair(r["macs"], 1e6, ",.1f") if "macs" in r else "",
+            _pair(r["ops"]) if "ops" in r else "",
+            _pair(r["flash"], 1e3) if "flash" in r else "",
+            _pair(r["ms"], 1, ",.1f"), "yes" if r["ok"] else "NO",
+        ])  # fmt: skip
+    if markdown:
+        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out += ["| " + " | ".join(str(c) for c in line) + " |" for line in lines]
+    else:
+        widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=True)]
+        out = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True))
+               for line in [head, *lines]]
+    notes = [f"- {r['model']}: {r['reason']}" for r in rows if "grid" not in r and "reason" in r]
+    return "\n".join(out + ([""] + notes if notes else []))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", help="comma-separated model stems")
+    ap.add_argument("--grid", default="auto", help="'auto' (default) or RxC")
+    ap.add_argument("--dmo", action="store_true", help="plan with DMO overlaps as well")
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+    only = set(args.models.split(",")) if args.models else None
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="infermem-patch-bench-") as tmp:
+        for src in models(only):
+            print(f"{src.stem} ...", file=sys.stderr, flush=True)
+            rows.append(measure(src, args.grid, args.dmo, Path(tmp)))
+    if not (CACHE.is_dir() and any(CACHE.glob("*.tflite"))):
+        print("(no benchmarks/.models: run scripts/make_patch_models.py for MobileNet v2 "
+              "1.0 @ 224, 0.35 @ 224, 1.0 @ 96)", file=sys.stderr)
+    print(table(rows, args.markdown))
+    return 0 if all(r.get("ok", False) for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
