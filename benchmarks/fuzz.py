@@ -6,14 +6,17 @@
 Cases come from `fuzz_cases.make_case(seed, number)` (structured ONNX and
 TFLite mutations, resource bombs, byte-level mutations of the fixtures, output
 path attacks) across profile, plan, plan --dmo, fit, verify, tflm measure,
-optimize and report.  Each case gets a fresh folder and runs in a child forked
-from this warm process (imports done once), in its own process group, under a
-wall-time limit and a peak-RSS limit: every process of the group is polled
-and the group is killed over either limit; the child's own peak is checked
-again from `wait4`.  A case fails on an exit code other than 0/1/2 (exactly 2
-for a path attack, with one line on stderr), a traceback, a signal, a limit
-exceeded, a file that existed before the run changed, or a stray temporary
-file left behind.  Prints a table; failures are listed with their numbers.
+optimize and report.  They run in parallel subprocess workers, each a warm
+Python (imports done once) that runs one case at a time through
+`infermem.cli.main` in a fresh folder.  This process watches every worker
+and its children (TFLM): a case over the wall-time limit, or any process of
+its worker over the peak-RSS limit, has its worker's process group killed and
+counts as failed; a fresh worker takes the next case, and workers are
+recycled every few hundred cases.  A case fails on an exit code other than
+0/1/2 (exactly 2 for a path attack, with one line on stderr), a traceback, a
+crash, a limit exceeded, a file that existed before the run changed, or a
+stray temporary file left behind.  Prints a table; failures are listed with
+their numbers (replay one with --only).
 """
 
 from __future__ import annotations
@@ -153,53 +156,8 @@ def run_case_inprocess(case: Case, root: Path, limit_s: float = 30.0) -> Result:
     return r
 
 
-def run_case_subprocess(case: Case, root: Path, limit_s: float = 60.0) -> Result:
-    """Run one case as a real `python -m infermem` process (real exit code)."""
-    import resource
-    import subprocess
-
-    d = prepare(case, root)
-    before = snapshot(d)
-    t0 = time.monotonic()
-    try:
-        p = subprocess.run([sys.executable, "-m", "infermem", *argv_of(case, d)],
-                           capture_output=True, text=True, timeout=limit_s)  # fmt: skip
-        rc, err = p.returncode, p.stderr
-    except subprocess.TimeoutExpired:
-        rc, err = None, ""
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest so far
-    r = Result(case.number, case.title(), rc, time.monotonic() - t0, peak, stderr=err)
-    judge(case, d, before, r, None, limit_s, float("inf"))
-    shutil.rmtree(d, ignore_errors=True)
-    return r
-
-
-# ------------------------------------------------------------------ forked, in parallel
-
-
-def warm() -> None:
-    """Import what the commands import, once, before forking."""
-    import importlib
-
-    from infermem.cli import build_parser
-
-    build_parser()
-    for mod in ("infermem.frontends", "infermem.planning", "infermem.profile", "infermem.fit",
-                "infermem.runtime.verify", "infermem.report.gather", "infermem.report.html",
-                "infermem.tflm", "infermem.overlap", "onnxruntime", "ortools.sat.python.cp_model",
-                "matplotlib.pyplot"):  # fmt: skip
-        with contextlib.suppress(ImportError):
-            importlib.import_module(mod)
-
-
-def _child(case: Case, d: Path, limit_s: float, out: Path) -> None:
-    os.setpgrp()
-    rc, tb, err = run_inprocess(argv_of(case, d), limit_s)
-    out.write_text(json.dumps({"rc": rc, "tb": tb, "stderr": err[-4000:]}))
-
-
-def _group_rss_mb(pid: int) -> float:
-    """The largest RSS of any process in the case's tree (each is one subprocess)."""
+def rss_mb(pid: int) -> float:
+    """The largest RSS of `pid` and its descendants (each one subprocess)."""
     import psutil
 
     try:
@@ -214,82 +172,177 @@ def _group_rss_mb(pid: int) -> float:
     return peak
 
 
-def run_forked(cases, root: Path, workers: int, limit_s: float, rss_limit_mb: float,
-               progress=None) -> list[Result]:  # fmt: skip
-    """Run `cases`, `workers` at a time, each in a forked child with limits."""
-    warm()
-    pending = list(cases)
-    running: dict[int, tuple[Case, Path, dict, float, float, Path]] = {}
-    results: list[Result] = []
-    while pending or running:
-        while pending and len(running) < workers:
-            case = pending.pop(0)
-            d = prepare(case, root)
-            before = snapshot(d)
-            out = root / f"result{case.number}.json"
-            sys.stdout.flush()
-            pid = os.fork()
-            if pid == 0:  # the child
-                try:
-                    _child(case, d, limit_s, out)
-                finally:
-                    os._exit(0)
-            running[pid] = (case, d, before, time.monotonic(), 0.0, out)
-        time.sleep(0.05)
-        for pid, (case, d, before, t0, peak, out) in list(running.items()):
-            peak = max(peak, _group_rss_mb(pid))
-            over = time.monotonic() - t0 > limit_s + 5 or peak > rss_limit_mb
-            if over:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-            running[pid] = (case, d, before, t0, peak, out)
-            done, status, usage = os.wait4(pid, os.WNOHANG)
-            if done == 0:
-                continue
-            del running[pid]
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)  # nothing of the case outlives it
-            peak = max(peak, usage.ru_maxrss / 1024)
-            got = json.loads(out.read_text()) if out.exists() else {"rc": None, "tb": None,
-                                                                    "stderr": ""}  # fmt: skip
-            r = Result(case.number, case.title(), got["rc"], time.monotonic() - t0, peak,
-                       stderr=got["stderr"])  # fmt: skip
-            if os.WIFSIGNALED(status):
-                r.problems.append(f"killed by signal {os.WTERMSIG(status)}")
-            judge(case, d, before, r, got["tb"], limit_s, rss_limit_mb)
-            results.append(r)
-            if not r.problems:
-                shutil.rmtree(d, ignore_errors=True)
-            out.unlink(missing_ok=True)
-            if progress:
-                progress(r, len(results))
-    return sorted(results, key=lambda r: r.number)
+def _kill_group(proc) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def run_case_subprocess(case: Case, root: Path, limit_s: float = 60.0,
+                        rss_limit_mb: float = 2048.0) -> Result:  # fmt: skip
+    """Run one case as a real `python -m infermem` process (real exit code),
+    killed over the time or memory limit."""
+    import subprocess
+
+    d = prepare(case, root)
+    before = snapshot(d)
+    t0 = time.monotonic()
+    with tempfile.TemporaryFile("w+") as err:
+        argv = [sys.executable, "-m", "infermem", *argv_of(case, d)]
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)  # fmt: skip
+        peak = 0.0
+        while proc.poll() is None:
+            peak = max(peak, rss_mb(proc.pid))
+            if time.monotonic() - t0 > limit_s or peak > rss_limit_mb:
+                _kill_group(proc)
+                break
+            time.sleep(0.05)
+        err.seek(0)
+        text = err.read()
+    rc = proc.returncode if proc.returncode is not None and proc.returncode >= 0 else None
+    r = Result(case.number, case.title(), rc, time.monotonic() - t0, peak, stderr=text)
+    judge(case, d, before, r, None, limit_s, rss_limit_mb)
+    shutil.rmtree(d, ignore_errors=True)
+    return r
+
+
+# ------------------------------------------------------------------ workers
+
+
+def worker(seed: int, heavy: bool, root: Path) -> None:
+    """`--worker`: read case numbers on stdin, answer one JSON line each.  The
+    protocol keeps the real stdout; fd 1 itself goes to /dev/null so nothing a
+    library prints from C can corrupt it."""
+    import importlib
+
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    from infermem.cli import build_parser
+
+    build_parser()
+    for mod in ("infermem.frontends", "infermem.planning", "infermem.profile", "infermem.fit",
+                "infermem.tflm", "infermem.overlap", "onnxruntime"):  # fmt: skip
+        with contextlib.suppress(ImportError):
+            importlib.import_module(mod)
+    for line in sys.stdin:
+        case = make_case(seed, int(line), heavy_ok=heavy)
+        r = run_case_inprocess(case, root, limit_s=1e6)  # the parent enforces the limits
+        doc = asdict(r) | {"family": case.family, "command": case.command}
+        proto.write(json.dumps(doc) + "\n")
+
+
+class _Worker:
+    """One `--worker` subprocess and the case it is running."""
+
+    def __init__(self, seed: int, heavy: bool, root: Path) -> None:
+        import subprocess
+
+        argv = [sys.executable, __file__, "--worker", "--seed", str(seed), "--root", str(root)]
+        self.proc = subprocess.Popen(argv + ([] if heavy else ["--no-heavy"]),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     bufsize=1, start_new_session=True)  # fmt: skip
+        self.case: int | None = None
+        self.t0 = self.peak = 0.0
+        self.done = 0
+
+    def start(self, number: int) -> None:
+        self.case, self.t0, self.peak = number, time.monotonic(), 0.0
+        self.proc.stdin.write(f"{number}\n")
+        self.proc.stdin.flush()
+
+    def close(self) -> None:
+        _kill_group(self.proc)
+
+
+def run_pool(numbers, seed: int, heavy: bool, root: Path, workers: int, limit_s: float,
+             rss_limit_mb: float, progress=None, recycle: int = 300) -> list[dict]:  # fmt: skip
+    """Run case `numbers` in `workers` subprocess workers under the limits."""
+    import selectors
+
+    pending = list(numbers)
+    results: list[dict] = []
+    pool = [_Worker(seed, heavy, root) for _ in range(workers)]
+    sel = selectors.DefaultSelector()
+    for w in pool:
+        sel.register(w.proc.stdout, selectors.EVENT_READ, w)
+
+    def replace(w: _Worker) -> _Worker:
+        sel.unregister(w.proc.stdout)
+        w.close()
+        fresh = _Worker(seed, heavy, root)
+        sel.register(fresh.proc.stdout, selectors.EVENT_READ, fresh)
+        pool[pool.index(w)] = fresh
+        return fresh
+
+    def finish(w: _Worker, doc: dict) -> None:
+        doc["seconds"], doc["peak_rss_mb"] = time.monotonic() - w.t0, w.peak
+        if doc["seconds"] > limit_s:
+            doc["problems"].append(f"over the time limit ({doc['seconds']:.1f} s > {limit_s:g} s)")
+        if w.peak > rss_limit_mb:
+            doc["problems"].append(f"over the memory limit ({w.peak:.0f} MB > {rss_limit_mb:g})")
+        results.append(doc)
+        w.case = None
+        w.done += 1
+        if progress:
+            progress(doc, len(results))
+
+    try:
+        while pending or any(w.case is not None for w in pool):
+            for w in pool:
+                if w.case is None and pending:
+                    (replace(w) if w.done >= recycle else w).start(pending.pop(0))
+            for key, _ in sel.select(timeout=0.1):
+                w = key.data
+                line = w.proc.stdout.readline()
+                if line:
+                    finish(w, json.loads(line))
+                elif w.case is not None:  # the worker died under the case
+                    code = w.proc.wait()
+                    finish(w, _failed(seed, heavy, w.case, f"worker crashed (status {code})"))
+                    replace(w)
+            for w in list(pool):
+                if w.case is None:
+                    continue
+                w.peak = max(w.peak, rss_mb(w.proc.pid))
+                late = time.monotonic() - w.t0 > limit_s
+                if late or w.peak > rss_limit_mb:
+                    why = "over the time limit" if late else "over the memory limit"
+                    finish(w, _failed(seed, heavy, w.case, f"killed: {why}"))
+                    replace(w)
+    finally:
+        for w in pool:
+            w.close()
+    return sorted(results, key=lambda d: d["number"])
+
+
+def _failed(seed: int, heavy: bool, number: int, why: str) -> dict:
+    case = make_case(seed, number, heavy_ok=heavy)
+    return {"number": number, "title": case.title(), "rc": None, "problems": [why],
+            "stderr": "", "family": case.family, "command": case.command}  # fmt: skip
 
 
 # ------------------------------------------------------------------ report
 
 
-def summary(cases: list[Case], results: list[Result], seconds: float) -> str:
-    by_number = {c.number: c for c in cases}
-    rows = [("cases", len(results)), ("wall time", f"{seconds:.0f} s")]
-    fam = Counter(by_number[r.number].family for r in results)
-    cmd = Counter(by_number[r.number].command for r in results)
-    codes = Counter(str(r.rc) for r in results)
-    rows += [("by family", dict(sorted(fam.items()))), ("by command", dict(sorted(cmd.items()))),
-             ("exit codes", dict(sorted(codes.items())))]  # fmt: skip
-    kinds = {"tracebacks": "traceback", "crashes (signals, no exit code)": ("signal", "no exit"),
-             "over the time limit": "time limit", "over the memory limit": "memory limit",
-             "inputs changed": "changed", "stray files": "stray"}  # fmt: skip
-    for label, key in kinds.items():
-        keys = key if isinstance(key, tuple) else (key,)
-        rows.append((label, sum(any(k in p for p in r.problems for k in keys) for r in results)))
-    rows.append(("failed cases", sum(bool(r.problems) for r in results)))
-    slow = max(results, key=lambda r: r.seconds, default=None)
-    if slow:
-        rows.append(("slowest case", f"{slow.seconds:.1f} s ({slow.title})"))
-    big = max(results, key=lambda r: r.peak_rss_mb, default=None)
-    if big and big.peak_rss_mb:
-        rows.append(("largest peak RSS", f"{big.peak_rss_mb:.0f} MB ({big.title})"))
+def summary(results: list[dict], seconds: float, workers: int) -> str:
+    rows = [("cases", len(results)), ("wall time", f"{seconds:.0f} s ({workers} workers)")]
+    for label, key in (("by family", "family"), ("by command", "command"), ("exit codes", "rc")):
+        rows.append((label, dict(sorted(Counter(str(d[key]) for d in results).items()))))
+    kinds = {"tracebacks": ("traceback",),
+             "crashes (worker died, no exit code)": ("crash", "no exit"),
+             "over the time limit": ("time limit",), "over the memory limit": ("memory limit",),
+             "inputs changed": ("changed",), "stray files": ("stray",)}  # fmt: skip
+    for label, keys in kinds.items():
+        rows.append((label, sum(any(k in p for p in d["problems"] for k in keys)
+                                for d in results)))  # fmt: skip
+    rows.append(("failed cases", sum(bool(d["problems"]) for d in results)))
+    if results:
+        slow = max(results, key=lambda d: d["seconds"])
+        big = max(results, key=lambda d: d["peak_rss_mb"])
+        rows.append(("slowest case", f"{slow['seconds']:.1f} s ({slow['title']})"))
+        rows.append(("largest peak RSS", f"{big['peak_rss_mb']:.0f} MB ({big['title']})"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
@@ -300,36 +353,42 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start", type=int, default=0, help="first case number")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--time-limit", type=float, default=60.0, metavar="S", help="per case")
+    ap.add_argument("--time-limit", type=float, default=120.0, metavar="S", help="per case")
     ap.add_argument("--rss-limit", type=float, default=2048.0, metavar="MB", help="per process")
     ap.add_argument("--no-heavy", action="store_true", help="leave out the resource bombs")
     ap.add_argument("--only", type=int, metavar="N", help="replay case N in this process")
     ap.add_argument("--json", type=Path, help="write every result to this file")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    heavy = not args.no_heavy
+    if args.worker:
+        worker(args.seed, heavy, args.root)
+        return 0
     if args.only is not None:
-        case = make_case(args.seed, args.only, heavy_ok=not args.no_heavy)
+        case = make_case(args.seed, args.only, heavy_ok=heavy)
         with tempfile.TemporaryDirectory(prefix="infermem-fuzz-") as tmp:
             print(case.title(), argv_of(case, Path(tmp) / f"case{case.number}"))
             r = run_case_inprocess(case, Path(tmp), args.time_limit)
         print(json.dumps(asdict(r), indent=2))
         return 1 if r.problems else 0
-    numbers = range(args.start, args.start + args.cases)
-    cases = [make_case(args.seed, n, heavy_ok=not args.no_heavy) for n in numbers]
     t0 = time.monotonic()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run_pool's cleanup runs
 
-    def progress(r: Result, n: int) -> None:
-        if r.problems:
-            print(f"FAIL {r.title}: {'; '.join(r.problems)}", flush=True)
+    def progress(d: dict, n: int) -> None:
+        if d["problems"]:
+            print(f"FAIL {d['title']}: {'; '.join(d['problems'])}", flush=True)
         if n % 500 == 0:
-            print(f"... {n}/{len(cases)} cases, {time.monotonic() - t0:.0f} s", flush=True)
+            print(f"... {n}/{args.cases} cases, {time.monotonic() - t0:.0f} s", flush=True)
 
+    numbers = range(args.start, args.start + args.cases)
     with tempfile.TemporaryDirectory(prefix="infermem-fuzz-") as tmp:
-        results = run_forked(cases, Path(tmp), args.workers, args.time_limit, args.rss_limit,
-                             progress)  # fmt: skip
-    print(summary(cases, results, time.monotonic() - t0))
+        results = run_pool(numbers, args.seed, heavy, Path(tmp), args.workers, args.time_limit,
+                           args.rss_limit, progress)  # fmt: skip
+    print(summary(results, time.monotonic() - t0, args.workers))
     if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in results], indent=1))
-    return 1 if any(r.problems for r in results) else 0
+        args.json.write_text(json.dumps(results, indent=1))
+    return 1 if any(d["problems"] for d in results) else 0
 
 
 if __name__ == "__main__":

@@ -225,8 +225,8 @@ def onnx_mutation(rng: random.Random, heavy_ok: bool) -> tuple[str, bytes, bool]
     kinds = ["dims", "cycle", "dup-names", "missing-init", "deep", "wide", "external",
              "bad-conv", "bad-pool", "unknown-op", "fixture", "fixture", "fixture",
              "rank"]  # fmt: skip
-    if heavy_ok:
-        kinds += ["bomb", "bomb"]
+    if heavy_ok and rng.random() < HEAVY_SHARE:
+        return heavy_mutation(rng)
     kind = rng.choice(kinds)
     if kind == "dims":
         d = rng.choice([0, -3, 1 << 40, 1 << 62, 1 << 20])
@@ -249,13 +249,13 @@ def onnx_mutation(rng: random.Random, heavy_ok: bool) -> tuple[str, bytes, bool]
         node = helper.make_node("MatMul", ["x", "w_missing"], ["y"])
         return "missing-init", _model([node], [_vi("x", [1, 4])], [_vi("y", None)]), False
     if kind == "deep":
-        n = rng.choice([100, 300] + ([1000, 2000, 5000, 30000] if heavy_ok else []))
-        return f"deep-{n}", chain(n, rng.choice(["Relu", "Sigmoid", "Identity"])), n > 300
+        n = rng.choice([100, 300])
+        return f"deep-{n}", chain(n, rng.choice(["Relu", "Sigmoid", "Identity"])), False
     if kind == "wide":
-        n = rng.choice([50, 200] + ([1000, 3000, 20000] if heavy_ok else []))
+        n = rng.choice([50, 200])
         op = rng.choice(["Concat", "Sum", "branches"])
         data = branches(n) if op == "branches" else wide(n, op)
-        return f"wide-{op}-{n}", data, n > 200
+        return f"wide-{op}-{n}", data, False
     if kind == "external":
         loc = rng.choice(["../../../etc/passwd", "/etc/passwd", "sub/../../x.bin",
                           "missing.bin", "", "."])  # fmt: skip
@@ -271,11 +271,25 @@ def onnx_mutation(rng: random.Random, heavy_ok: bool) -> tuple[str, bytes, bool]
     if kind == "unknown-op":
         node = helper.make_node(rng.choice(["NoSuchOp", "Loop", "If"]), ["x"], ["y"])
         return "unknown-op", _model([node], [_vi("x", [1, 4])], [_vi("y", None)]), False
+    name, data = _mutate_fixture_onnx(rng)
+    return name, data, False
+
+
+HEAVY_SHARE = 0.03  # of ONNX cases, when heavy cases are on (the long run)
+
+
+def heavy_mutation(rng: random.Random) -> tuple[str, bytes, bool]:
+    """A resource bomb, a very deep chain or a very wide operator."""
+    kind = rng.choice(["bomb", "bomb", "deep", "wide"])
     if kind == "bomb":
         b = rng.choice(["range", "constantofshape", "expand", "tile"])
         return f"bomb-{b}", bomb(b), True
-    name, data = _mutate_fixture_onnx(rng)
-    return name, data, False
+    if kind == "deep":
+        n = rng.choice([1000, 5000, 30000])
+        return f"deep-{n}", chain(n, rng.choice(["Relu", "Sigmoid", "Identity"])), True
+    n = rng.choice([1000, 3000, 20000])
+    op = rng.choice(["Concat", "Sum", "branches"])
+    return f"wide-{op}-{n}", branches(n) if op == "branches" else wide(n, op), True
 
 
 def rank_model(r: int) -> bytes:

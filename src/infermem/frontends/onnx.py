@@ -132,9 +132,10 @@ def build_graph(
         for k, (_, node) in enumerate(nodes)
     ]
     input_names = tuple(vi.name for vi in inputs)
+    is_input = set(input_names)  # membership tests: a tuple would make wide graphs quadratic
     producer = {o: (i, op) for (i, _), op in zip(nodes, ops, strict=True) for o in op.outputs if o}
     for o in graph_outputs:
-        if o not in producer and o not in consts and o not in input_names:
+        if o not in producer and o not in consts and o not in is_input:
             raise BadInput(f"graph output {o!r} is written by no operator")
     aliases = alias_map(ops, out_set)
     quants = quant_params(
@@ -158,7 +159,7 @@ def build_graph(
                 tname, tuple(arr.shape), dtype_name(arr), role, quant=quants.get(tname), data=arr
             )
             return
-        if tname in input_names:
+        if tname in is_input:
             role = Role.INPUT
         elif tname in out_set:
             role = Role.OUTPUT
