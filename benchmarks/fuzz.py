@@ -358,10 +358,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-heavy", action="store_true", help="leave out the resource bombs")
     ap.add_argument("--only", type=int, metavar="N", help="replay case N in this process")
     ap.add_argument("--json", type=Path, help="write every result to this file")
+    ap.add_argument("--log", type=Path, metavar="JSONL",
+                    help="append each result as it completes (a cut-short run keeps its results)")
+    ap.add_argument("--summarize", type=Path, metavar="JSONL",
+                    help="print the table of a --log file and exit")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     heavy = not args.no_heavy
+    if args.summarize:
+        docs = [json.loads(line) for line in args.summarize.read_text().splitlines() if line]
+        span = docs[-1]["finished"] - docs[0]["finished"] + docs[0]["seconds"] if docs else 0
+        print(summary(docs, span, args.workers))
+        return 1 if any(d["problems"] for d in docs) else 0
     if args.worker:
         worker(args.seed, heavy, args.root)
         return 0
@@ -376,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run_pool's cleanup runs
 
     def progress(d: dict, n: int) -> None:
+        if args.log:
+            with args.log.open("a") as f:
+                row = d | {"finished": time.time(), "stderr": d["stderr"][-500:]}
+                f.write(json.dumps(row) + "\n")
         if d["problems"]:
             print(f"FAIL {d['title']}: {'; '.join(d['problems'])}", flush=True)
         if n % 500 == 0:
