@@ -160,8 +160,9 @@ def index_bound(graph: Graph, name: str) -> int | None:
 def random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
     """Seeded inputs: floats standard normal (uniform over the quantization range
     when a QuantizeLinear reads them), small ints over their whole range,
-    wider ints small non-negative indices (below the extent they index when a
-    Gather reads them), coin-flip bools."""
+    wider ints small non-negative indices below the extent they index when a
+    Gather reads them, else 0 or 1 (attention masks: 1 - mask scaled by the
+    float minimum overflows for any other value), coin-flip bools."""
     rng = np.random.default_rng(seed)
     out = {}
     for name in graph.inputs:
@@ -176,9 +177,10 @@ def random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
         elif dt.kind in "iu" and dt.itemsize <= 2:
             info = np.iinfo(dt)
             out[name] = rng.integers(info.min, int(info.max) + 1, t.shape).astype(dt)
-        else:
-            top = min(10, index_bound(graph, name) or 10)
-            out[name] = rng.integers(0, max(top, 1), t.shape).astype(dt)
+        else:  # an index below what it indexes; otherwise a mask or flag: 0 or 1
+            bound = index_bound(graph, name)
+            top = 2 if bound is None else max(1, min(10, bound))
+            out[name] = rng.integers(0, top, t.shape).astype(dt)
     return out
 
 
