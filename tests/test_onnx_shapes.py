@@ -65,9 +65,10 @@ def paddle_classifier(tmp_path, head: str):
 
 
 def yolo_head(tmp_path, imgsz: str | None = None):
-    """Two strided convs, then a head that reshapes with Shape -> Gather ->
-    Mul -> Concat -> Reshape on symbolic batch/H/W, and a Range over the
-    positions whose Shape is folded in the same pass (the 'unk__0' leak)."""
+    """Two strided convs, then a head that reshapes with Shape -> Gather /
+    Slice -> ReduceProd -> Concat -> Reshape on symbolic batch/H/W, and a Range
+    over the positions (Shape -> Gather -> Mul) whose Shape is folded in the
+    same pass (the 'unk__0' leak)."""
     images = h.make_tensor_value_info("images", T.FLOAT, ["batch", 3, "height", "width"])
     nodes = [
         h.make_node("Conv", ["images", "w1"], ["x1"], kernel_shape=[3, 3], strides=[2, 2],
@@ -81,8 +82,9 @@ def yolo_head(tmp_path, imgsz: str | None = None):
         h.make_node("Gather", ["s", "i3"], ["ww"]),
         h.make_node("Mul", ["hh", "ww"], ["hw"]),
         h.make_node("Unsqueeze", ["n", "ax0"], ["n1"]),
-        h.make_node("Unsqueeze", ["hw", "ax0"], ["hw1"]),
-        h.make_node("Concat", ["n1", "c16", "hw1"], ["shape"], axis=0),
+        h.make_node("Slice", ["s", "st2", "en4"], ["sl"]),  # [H/4, W/4] by Slice too
+        h.make_node("ReduceProd", ["sl"], ["hw2"], keepdims=1),
+        h.make_node("Concat", ["n1", "c16", "hw2"], ["shape"], axis=0),
         h.make_node("Reshape", ["x2", "shape"], ["y"], name="head_reshape"),
         h.make_node("Transpose", ["y"], ["t"], perm=[0, 2, 1]),
         h.make_node("Range", ["i0", "hw", "i1"], ["anchors"]),
@@ -94,7 +96,7 @@ def yolo_head(tmp_path, imgsz: str | None = None):
     ]
     inits = [_w("w1", 8, 3, 3, 3), _w("w2", 16, 8, 3, 3), _i64("i0", 0), _i64("i1", 1),
              _i64("i2", 2), _i64("i3", 3), _i64("c16", [16]), _i64("ax0", [0]),
-             _i64("ax1", [1])]
+             _i64("ax1", [1]), _i64("st2", [2]), _i64("en4", [4])]
     meta = {"imgsz": imgsz} if imgsz else None
     return _save(tmp_path, "yolo" + ("_meta" if imgsz else ""), nodes, [images], inits, meta)
 
@@ -142,7 +144,7 @@ def test_symbolic_shape_folding_of_a_yolo_head(tmp_path):
     assert g.tensors["y"].shape == (1, 16, 6400)
     assert all(isinstance(d, int) for t in g.tensors.values() for d in t.shape)
     folded = {op.type for op in g.operators}
-    assert not folded & {"Shape", "Gather", "Concat", "Range"}  # shape arithmetic is weights now
+    assert not folded & {"Shape", "Gather", "Slice", "ReduceProd", "Concat", "Range"}  # shape arithmetic is weights now
     g2 = load(path, {"images": (2, 3, 64, 96)})
     assert g2.tensors["out"].shape == _ort_shape(path, "images", (2, 3, 64, 96))
 

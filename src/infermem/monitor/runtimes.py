@@ -78,9 +78,13 @@ def _fix_shape(name: str, shape, given: dict[str, tuple[int, ...]]) -> tuple[int
         return given[name]
     dims = tuple(shape)
     if any(not isinstance(d, int) or d < 0 for d in dims):
+        # fixed dims kept, batch 1, the other dynamic dims named, never a made-up size
+        hint = "x".join(str(d) if isinstance(d, int) and d >= 0 else "1" if k == 0 else f"D{k}"
+                        for k, d in enumerate(dims))
+        fill = " (fill in each D)" if "D" in hint else ""
         raise BadInput(
             f"input {name!r} has a dynamic shape {list(dims)}; "
-            f"fix it with --input-shape {name}=1x..."
+            f"fix it with --input-shape {name}={hint}{fill}"
         )
     return dims
 

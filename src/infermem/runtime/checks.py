@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,8 +68,13 @@ def raw(v: np.ndarray | QView) -> np.ndarray:
     return v.ints if isinstance(v, QView) else v
 
 
-def snapshot(ex: Executor, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every arena tensor's bytes in a run of `ex` (copies, as each is written)."""
+def snapshot(ex: Executor, feed: Mapping[str, np.ndarray],
+             names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """The bytes of every arena tensor in a run of `ex` (copies, as each is
+    written), or only of `names` after a bare run."""
+    if names is not None:
+        ex.run(feed)
+        return {n: np.array(raw(ex.arena.view(n))) for n in names}
     out: dict[str, np.ndarray] = {}
 
     def inputs(step: int, op: Operator) -> None:
