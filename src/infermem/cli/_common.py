@@ -190,13 +190,10 @@ def console(**kwargs):
 
 
 def check_align(align: int, minimum: int = 1) -> None:
-    """A power of two of at least `minimum` (TFLM aligns its arena at 16 bytes,
-    so plans it runs may be coarser, never finer)."""
-    if align <= 0 or align & (align - 1):
-        raise BadInput(f"--align must be a positive power of two, got {align}")
-    if align < minimum:
-        raise BadInput(f"--align {align}: TFLM aligns arena buffers at {minimum} bytes; "
-                       f"give {minimum} or a larger power of two")
+    """--align: a power of two of at least `minimum` (`api.check_alignment`)."""
+    from ..api.model import check_alignment
+
+    check_alignment(align, minimum)
 
 
 def load_graph(args: argparse.Namespace, quiet: bool = False):
@@ -217,9 +214,20 @@ def print_shape_notes(notes) -> None:
 
 
 def shape_json(meta) -> dict:
-    """The JSON fields that say how dynamic dims were resolved."""
-    return {"shape_notes": list(meta.get("shape_notes", ())),
-            "dynamic_dims_resolved": list(meta.get("dynamic_dims_resolved", ()))}
+    """The JSON fields that say how dynamic dims were resolved (`api.shape_fields`)."""
+    from ..api.model import shape_fields
+
+    return shape_fields(meta)
+
+
+def add_whatif_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("what-ifs (sizes recomputed; the model file is not changed)")
+    g.add_argument("--weights-dtype", metavar="int8|fp16|fp32",
+                   help="count weights in this dtype (conv/FC biases stay int32 under int8)")
+    g.add_argument("--activations-dtype", metavar="int8|fp16|fp32",
+                   help="count activations (arena tensors) in this dtype")
+    g.add_argument("--prune", metavar="PCT",
+                   help="zero the smallest-magnitude PCT (e.g. 50%%) of each weight tensor")
 
 
 def add_force_arg(p: argparse.ArgumentParser) -> None:

@@ -10,10 +10,10 @@ from ._common import (
     add_no_measure_arg,
     add_shape_args,
     add_time_limit_arg,
+    add_whatif_args,
     console,
-    shape_json,
+    print_shape_notes,
 )
-from ._whatif import add_whatif_args, whatif_from_args
 
 
 def add_parser(sub) -> None:
@@ -38,64 +38,58 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..devices import Device, load_catalog, select
     from ..errors import BadInput
-    from ..sizes import parse_size
 
-    catalog = load_catalog(args.devices)
     if args.list_devices:
-        return _list(catalog, args.json)
+        return _list(args.devices, args.json)
     if not args.model:
         raise BadInput("fit needs a MODEL (or --list-devices)")
     if args.max_batch:
         if not args.budget:
             raise BadInput("--max-batch needs --budget SIZE (e.g. --budget 512MB)")
-        return _max_batch(args, parse_size(args.budget, "--budget"))
-    devices = [d for d in select(catalog, args.device) if not args.kind or d.kind == args.kind]
-    if args.budget:
-        n = parse_size(args.budget, "--budget")
-        devices.append(Device(f"budget {args.budget}", "board", "", n, None, "--budget"))
-    if not devices:
-        raise BadInput(f"no device of kind {args.kind!r} among those selected")
-    return _fit(args, devices)
+        return _max_batch(args)
+    return _fit(args)
 
 
-def _fit(args, devices) -> int:
-    from ..fit import fit, model_needs, to_json
+def _fit(args) -> int:
+    from ..api import fit
     from ..report.fit_table import render_devices, render_needs
-    from ._common import load_graph
 
-    graph = load_graph(args)
-    needs = model_needs(graph, whatif_from_args(args), args.align, args.time_limit,
-                        measure=args.measure)
-    report = fit(needs, devices)
+    r = fit(args.model, devices=args.device, device_files=args.devices, kind=args.kind,
+            budget=args.budget, time_limit=args.time_limit, alignment=args.align,
+            measure=args.measure, input_shapes=dict(args.input_shape),
+            weights_dtype=args.weights_dtype, activations_dtype=args.activations_dtype,
+            prune=args.prune)
     if args.json:
-        print(json.dumps({**to_json(report), **shape_json(graph.meta)}, indent=2))
+        print(json.dumps(r.to_json(), indent=2))
         return 0
+    print_shape_notes(r.graph.meta.get("shape_notes", ()))
     out = console()
-    render_needs(report, out)
-    render_devices(report, out)
+    render_needs(r.report, out)
+    render_devices(r.report, out)
     return 0
 
 
-def _max_batch(args, budget: int) -> int:
-    from ..batch import max_batch
-    from ..report.fit_table import max_batch_json, render_max_batch
+def _max_batch(args) -> int:
+    from ..api import max_batch
+    from ..report.fit_table import render_max_batch
 
-    r = max_batch(args.model, budget, time_limit=args.time_limit, alignment=args.align,
-                  given=dict(args.input_shape))
+    r = max_batch(args.model, args.budget, time_limit=args.time_limit, alignment=args.align,
+                  input_shapes=dict(args.input_shape))
     if args.json:
-        print(json.dumps(max_batch_json(r), indent=2))
+        print(json.dumps(r.to_json(), indent=2))
     else:
-        render_max_batch(r, console())
+        render_max_batch(r.result, console())
     return 0
 
 
-def _list(catalog, as_json: bool) -> int:
+def _list(files, as_json: bool) -> int:
     from rich.table import Table
 
+    from ..api import devices
     from ..report.units import human_bytes
 
+    catalog = devices(files)
     if as_json:
         print(json.dumps([{"name": d.name, "aliases": list(d.aliases), "kind": d.kind,
                            "core": d.core, "sram_bytes": d.sram_bytes,

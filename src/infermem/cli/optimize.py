@@ -19,7 +19,6 @@ from ._common import (
     add_strategy_arg,
     add_time_limit_arg,
     add_timeout_arg,
-    check_align,
     check_outputs,
     console,
     print_shape_notes,
@@ -60,66 +59,25 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..errors import BadInput
+    from ..api import optimize
     from ..outputs import written
     from ..report.units import human_bytes
-    from ..tflm import optimize
-    from ..tflm._model import read_model
-    from ..tflm.inputs import load_inputs, tflm_input_shapes
 
     check_outputs([args.model, *filter(None, [args.inputs])], args.force, {"-o": args.output})
-    if args.runs < 0:
-        raise BadInput(f"--runs must be >= 0, got {args.runs}")
-    if args.inputs and not args.verify:
-        raise BadInput("--inputs are compared by verification; drop --no-verify")
-    check_align(args.align, 16)
-    _check_patch_args(args)
-    shapes = tflm_input_shapes(args.model, dict(args.input_shape))
-    if not args.json:
-        print_shape_notes(shapes["shape_notes"])
-    inputs = [load_inputs(read_model(args.model), args.inputs)] if args.inputs else []
-    if args.verify and args.runs == 0 and not inputs:
-        raise BadInput("verification needs --runs >= 1 or --inputs")
-    kw = dict(
-        strategy=args.strategy, preserve_inputs=args.preserve_inputs,
-        verify_outputs=args.verify, runs=args.runs, inputs=inputs, time_limit=args.time_limit,
-        seed=args.seed, timeout=args.timeout, reorder=args.reorder, dmo=args.dmo,
-        force=args.force, alignment=args.align,
-        allow_constant_outputs=args.allow_constant_outputs,
+    rep = optimize(
+        args.model, args.output, strategy=args.strategy, time_limit=args.time_limit,
+        preserve_inputs=args.preserve_inputs, reorder=args.reorder, dmo=args.dmo,
+        verify_outputs=args.verify, runs=args.runs, inputs=args.inputs, seed=args.seed,
+        timeout=args.timeout, force=args.force, alignment=args.align,
+        input_shapes=dict(args.input_shape), allow_constant_outputs=args.allow_constant_outputs,
+        patch=args.patch, patch_until=args.patch_until, max_mac_overhead=args.max_mac_overhead,
     )  # fmt: skip
-    patched = None
-    if args.patch is None:
-        r = optimize(args.model, args.output, **kw)
-    else:
-        from ..rewrite.optimize import optimize_patched
-
-        patched = optimize_patched(args.model, args.output, args.patch, args.patch_until,
-                                   args.max_mac_overhead / 100, **kw)
-        r = patched.optimize
+    r, patched = rep.result, rep.patched
     written(r.output)
-    doc = {
-        "model": args.model,
-        "output": r.output,
-        "strategy": r.strategy,
-        "planned_arena_bytes": r.planned_arena_bytes,
-        "tflm_arena_bytes": r.tflm_arena_bytes,
-        "lower_bound_bytes": r.lower_bound_bytes,
-        "head_before": r.head_before,
-        "head_after": r.head_after,
-        "verified": r.verified,
-        "input_sets_compared": r.verification.input_sets if r.verification else 0,
-        "constant_outputs": list(r.verification.constant_outputs) if r.verification else [],
-        "input_sets_for_variation": r.verification.sets_for_variation if r.verification else 0,
-        "preserve_inputs": args.preserve_inputs,
-        "reordered": args.reorder,
-        "dmo": args.dmo,
-        "alignment": args.align,
-        **shapes,
-        **_patch_doc(r, patched),
-    }
     if args.json:
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(rep.to_json(), indent=2))
         return 0
+    print_shape_notes(rep.shapes["shape_notes"])
     c = console()
     if patched:
         c.print(("patched: " if patched.patch else "patch not applied: ") + patched.reason)
@@ -146,33 +104,3 @@ def run(args) -> int:
     else:
         c.print("[yellow]not verified[/yellow] (--no-verify): TFLM trusts these offsets blindly")
     return 0
-
-
-def _check_patch_args(args) -> None:
-    from ..errors import BadInput
-    from ..rewrite import parse_grid
-
-    if args.patch is None and (args.patch_until is not None or args.max_mac_overhead != 25.0):
-        raise BadInput("--patch-until and --max-mac-overhead need --patch")
-    if args.patch not in (None, "auto"):
-        parse_grid(args.patch)
-    if not 0 <= args.max_mac_overhead <= 10000:
-        raise BadInput(f"--max-mac-overhead {args.max_mac_overhead:g}: give a percentage >= 0")
-
-
-def _patch_doc(r, patched) -> dict:
-    """The patch part of --json: what was rewritten and what it cost."""
-    if patched is None:
-        return {}
-    p = patched.patch
-    v = r.verification
-    doc = {"patched": p is not None, "patch_reason": patched.reason}
-    if p is not None:
-        doc.update(patch_grid=list(p.grid), patch_stage_ops=[p.stage_ops[0], p.stage_ops[-1]],
-                   patch_stage_output=p.stage_output, macs_before=p.macs_before,
-                   macs_after=p.macs_after, ops_before=p.ops_before, ops_after=p.ops_after,
-                   flash_before=p.flash_before, flash_after=p.flash_after)
-    if v is not None:
-        doc.update(inference_seconds_before=v.seconds_before,
-                   inference_seconds_after=v.seconds_after)
-    return doc

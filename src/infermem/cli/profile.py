@@ -5,11 +5,10 @@ from __future__ import annotations
 from ._common import (
     add_json_arg,
     add_model_args,
+    add_whatif_args,
     console,
-    load_graph,
-    shape_json,
+    print_shape_notes,
 )
-from ._whatif import add_whatif_args, whatif_from_args
 
 
 def add_parser(sub) -> None:
@@ -24,35 +23,26 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..profile import profile, to_json
+    from ..api import profile
     from ..report.json_rows import dumps_rows
     from ..report.profile_table import render_profile
-    from ..report.sparsity_table import render_sparsity, sparsity_json
-    from ..tflm.stored import stored_plan_of
-    from ..whatif import apply, sparsity
+    from ..report.sparsity_table import render_sparsity
 
-    what = whatif_from_args(args)
-    graph = apply(load_graph(args), what)
-    prof = profile(graph, alignment=args.align)
-    rows = sparsity(graph) if args.sparsity or what.prune is not None else None
-    stored = stored_plan_of(graph)
+    r = profile(args.model, input_shapes=dict(args.input_shape), alignment=args.align,
+                weights_dtype=args.weights_dtype, activations_dtype=args.activations_dtype,
+                prune=args.prune, sparsity=args.sparsity)
     if args.json:
-        doc = {**to_json(graph, prof), **shape_json(graph.meta)}
-        if what.active:
-            doc["whatif"] = {"weights_dtype": what.weights, "activations_dtype": what.activations,
-                             "prune": what.prune, "note": what.describe()}
-        if rows is not None:
-            doc["sparsity"] = sparsity_json(rows)
-        doc["stored_offline_plan"] = stored.to_json() if stored else None
-        print(dumps_rows(doc))
+        print(dumps_rows(r.to_json()))
         return 0
+    print_shape_notes(r.graph.meta.get("shape_notes", ()))
     out = console()
-    render_profile(prof, out)
-    if rows is not None:
-        render_sparsity(rows, out, f"{graph.name}: weight sparsity"
-                        + (f" after pruning {what.prune:.0%}" if what.prune is not None else ""))
-    if stored is not None:
-        out.print(stored.describe(), soft_wrap=True, highlight=False)
-    if what.active:
-        out.print(f"[yellow]{what.describe()}[/yellow]")
+    render_profile(r.profile, out)
+    if r.sparsity is not None:
+        pruned = r.whatif.prune if r.whatif else None
+        render_sparsity(r.sparsity, out, f"{r.graph.name}: weight sparsity"
+                        + (f" after pruning {pruned:.0%}" if pruned is not None else ""))
+    if r.stored_offline_plan is not None:
+        out.print(r.stored_offline_plan.describe(), soft_wrap=True, highlight=False)
+    if r.whatif is not None:
+        out.print(f"[yellow]{r.whatif.describe()}[/yellow]")
     return 0

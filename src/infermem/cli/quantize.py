@@ -36,17 +36,17 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from ..api import quantize
     from ..outputs import written
-    from ..quantize import quantize
-    from ..report.quantize_table import quantize_json, render_quantize
+    from ..report.quantize_table import render_quantize
 
     check_outputs([args.model], args.force, {"-o": args.output})
-    r = quantize(args.model, args.output, args.calibration, weights_only=args.weights_only,
-                 per_channel=not args.per_tensor, seed=args.seed, shapes=dict(args.input_shape),
-                 force=args.force)
-    written(r.output)
+    r = quantize(args.model, args.output, calibration=args.calibration,
+                 weights_only=args.weights_only, per_channel=not args.per_tensor, seed=args.seed,
+                 input_shapes=dict(args.input_shape), force=args.force)
+    written(r.result.output)
     if args.json:
-        print(json.dumps(quantize_json(r), indent=2))
+        print(json.dumps(r.to_json(), indent=2))
     else:
-        render_quantize(r, console())
+        render_quantize(r.result, console())
     return 0

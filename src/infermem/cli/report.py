@@ -7,11 +7,12 @@ file through the output guard (`outputs`) and confirms it on stderr.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import json
 
 from ._common import (
     add_device_arg,
     add_force_arg,
+    add_json_arg,
     add_model_args,
     add_no_measure_arg,
     add_output_arg,
@@ -25,7 +26,8 @@ from ._common import (
 def add_parser(sub) -> None:
     p = sub.add_parser("report", help="write a self-contained HTML memory report for a model")
     add_model_args(p)
-    add_output_arg(p, "the HTML page", required=True, metavar="OUT.html")
+    add_output_arg(p, "the HTML page", metavar="OUT.html")
+    add_json_arg(p)
     add_strategy_arg(p)
     add_time_limit_arg(p, 5.0)
     add_no_measure_arg(p)
@@ -38,33 +40,21 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _runtimes(args) -> dict | None:
-    """`--runtimes`: the side-by-side document (`sidebyside.comparison_dict`)."""
-    if not args.runtimes:
-        return None
-    from ..sidebyside.compare import compare_runtimes, comparison_dict, parse_runtimes
-
-    model = str(args.model)
-    names = parse_runtimes(args.runtimes, model)
-    return comparison_dict(compare_runtimes(model, names, input_shapes=dict(args.input_shape),
-                                            runs=20, warmup=2))
-
-
 def run(args) -> int:
+    from ..api import report
     from ..errors import BadInput
-    from ..outputs import write_text, written
-    from ..report.gather import gather
-    from ..report.html import render
+    from ..outputs import written
 
-    model = Path(args.model)
-    check_outputs([model], args.force, {"-o": args.output})
-    data = gather(model, args.strategy, args.time_limit, args.align, args.measure, args.device,
-                  dict(args.input_shape))
-    print_shape_notes(data.graph.meta.get("shape_notes", ()))
-    page = render(data, runtimes=_runtimes(args))
-    try:
-        write_text(args.output, page)
-    except OSError as e:
-        raise BadInput(f"cannot write {args.output}: {e.strerror}") from None
-    written(args.output)
+    if args.output is None and not args.json:
+        raise BadInput("report needs -o OUT.html (the page), --json (the figures), or both")
+    check_outputs([args.model], args.force, {"-o": args.output})
+    r = report(args.model, args.output, strategy=args.strategy, time_limit=args.time_limit,
+               alignment=args.align, measure=args.measure, devices=args.device,
+               input_shapes=dict(args.input_shape), force=args.force, runtimes=args.runtimes)
+    if args.output is not None:
+        written(args.output)
+    if args.json:
+        print(json.dumps(r.to_json(), indent=2))
+    else:
+        print_shape_notes(r.data.graph.meta.get("shape_notes", ()))
     return 0

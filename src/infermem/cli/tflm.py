@@ -11,7 +11,6 @@ from ._common import (
     add_json_arg,
     add_model_args,
     add_timeout_arg,
-    check_align,
     console,
     print_shape_notes,
 )
@@ -35,52 +34,33 @@ def add_parser(sub) -> None:
 
 
 def run_measure(args) -> int:
-    from ..errors import BadInput
+    from ..api import measure
     from ..report.units import human_bytes
-    from ..tflm import measure
-    from ..tflm.inputs import tflm_input_shapes
-    from ..tflm.stored import predict_head
 
-    if args.arena_size is not None and args.arena_size <= 0:
-        raise BadInput(f"--arena-size must be positive, got {args.arena_size}")
-    check_align(args.align, 16)
-    shapes = tflm_input_shapes(args.model, dict(args.input_shape))
-    arena = measure(args.model, bisect=not args.no_bisect, arena=args.arena_size,
-                    timeout=args.timeout)
-    predicted, stored = predict_head(args.model, args.align)
-    doc = {
-        "model": args.model,
-        "head_bytes": arena.head_bytes,
-        "tail_bytes": arena.tail_bytes,
-        "total_bytes": arena.total_bytes,
-        "min_arena_bytes": arena.min_arena_bytes,
-        "arena_size": arena.arena_size,
-        "predicted_head_bytes": predicted,
-        "stored_offline_plan": stored.to_json() if stored else None,
-        "source": "measured in the tflite-micro Python interpreter (RecordingMicroAllocator)",
-        **shapes,
-    }
+    r = measure(args.model, bisect=not args.no_bisect, arena_size=args.arena_size,
+                timeout=args.timeout, alignment=args.align, input_shapes=dict(args.input_shape))
     if args.json:
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(r.to_json(), indent=2))
         return 0
+    a = r.arena
     t = Table(title=f"TFLM arena of {args.model} (measured)")
     t.add_column("part")
     t.add_column("bytes", justify="right")
     t.add_column("", justify="right")
     rows = [
-        ("head (planned tensors, scratch)", arena.head_bytes),
-        ("tail (persistent runtime data)", arena.tail_bytes),
-        ("total", arena.total_bytes),
-        ("minimum arena_size that runs", arena.min_arena_bytes),
-        (_predicted_label(stored), predicted),
+        ("head (planned tensors, scratch)", a.head_bytes),
+        ("tail (persistent runtime data)", a.tail_bytes),
+        ("total", a.total_bytes),
+        ("minimum arena_size that runs", a.min_arena_bytes),
+        (_predicted_label(r.stored_offline_plan), r.predicted_head_bytes),
     ]
     for name, n in rows:
         t.add_row(name, "-" if n is None else f"{n:,}", human_bytes(n))
     c = console()
     c.print(t)
-    if stored is not None:
-        c.print(stored.describe(), soft_wrap=True)
-    print_shape_notes(shapes["shape_notes"])
+    if r.stored_offline_plan is not None:
+        c.print(r.stored_offline_plan.describe(), highlight=False)
+    print_shape_notes(r.shapes["shape_notes"])
     return 0
 
 

@@ -20,8 +20,7 @@ from ._common import (
     add_strategy_arg,
     add_time_limit_arg,
     console,
-    load_graph,
-    shape_json,
+    print_shape_notes,
 )
 
 
@@ -48,8 +47,9 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..runtime.planfile import load_inputs, read_plan
-    from ..runtime.verify import random_inputs, verify
+    from rich.markup import escape
+
+    from ..api import verify
 
     if args.list_ops:
         from ..runtime.kernels import supported
@@ -58,42 +58,14 @@ def run(args) -> int:
         return 0
     if not args.model:
         raise BadInput("verify needs a model file (or --list-ops)")
-    graph = load_graph(args)
-    if graph.format != "onnx":
-        raise BadInput(f"{args.model}: `infermem verify` runs ONNX models in infermem's arena "
-                       "executor; a .tflite plan is proven in TFLM by `infermem optimize`")
-    if args.runs < 0 or (args.runs == 0 and not args.inputs):
-        raise BadInput(f"--runs must be at least 1 (or 0 with --inputs), got {args.runs}")
-    if args.plan:
-        if args.dmo or args.reorder:
-            raise BadInput("--dmo and --reorder shape a new plan; they do not apply to --plan")
-        plan = read_plan(args.plan, graph)
-        offsets, arena, order, strategy = plan.offsets, plan.arena_bytes, plan.order, plan.strategy
-    else:
-        pm = _plan(graph, args)
-        offsets, arena, order = pm.plan.offsets, pm.plan.arena_bytes, pm.order
-        strategy = pm.plan.strategy + (" + DMO" if args.dmo else "")
-    inputs = [load_inputs(args.inputs, graph)] if args.inputs else []
-    inputs += [random_inputs(graph, args.seed + i) for i in range(args.runs)]
-    report = verify(graph, graph.source or args.model, offsets, arena, order, inputs, strategy,
-                    allow_constant_outputs=args.allow_constant_outputs)
+    r = verify(args.model, plan=args.plan, strategy=args.strategy, time_limit=args.time_limit,
+               reorder=args.reorder, dmo=args.dmo, inputs=args.inputs, runs=args.runs,
+               seed=args.seed, alignment=args.align, input_shapes=dict(args.input_shape),
+               allow_constant_outputs=args.allow_constant_outputs)
     if args.json:
-        print(json.dumps({**report.to_dict(), **shape_json(graph.meta)}, indent=2))
+        print(json.dumps(r.to_json(), indent=2))
     else:
-        from rich.markup import escape
-
-        style = "green" if report.ok else "bold red"
-        console(highlight=False).print(f"[{style}]{escape(report.summary())}[/{style}]",
-                                       soft_wrap=True)
-    return 0 if report.ok else 1
-
-
-def _plan(graph, args):
-    from ..planning import plan_model
-
-    try:
-        return plan_model(graph, args.strategy, args.time_limit, args.align, args.reorder,
-                          args.dmo)
-    except ImportError as e:
-        what = "--dmo" if args.dmo else "--reorder" if args.reorder else "planning"
-        raise BadInput(f"{what} is not available in this build ({e})") from None
+        print_shape_notes(r.shape_meta.get("shape_notes", ()))
+        style = "green" if r.ok else "bold red"
+        console(highlight=False).print(f"[{style}]{escape(r.summary())}[/{style}]")
+    return 0 if r.ok else 1
