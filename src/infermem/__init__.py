@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 
 API = ("load", "profile", "plan", "optimize", "verify", "fit", "monitor", "report", "measure",
        "quantize", "demo", "devices", "max_batch")
+MODULE_API = ("profile", "fit", "quantize", "monitor", "report")  # also submodules
 _LAZY = {
     "Monitor": ("infermem.monitor.session", "Monitor"),
     **{name: ("infermem.api", name) for name in API},
@@ -27,9 +28,11 @@ _LAZY = {
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in MODULE_API:
+        return importlib.import_module(f"{__name__}.{name}")  # a callable module, see below
+    if name in _LAZY:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'infermem' has no attribute {name!r}")
@@ -40,16 +43,33 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """Several API functions share a name with a submodule (`infermem.profile`
-    the function, `infermem/profile.py` the module).  Importing a submodule
-    normally sets the package attribute to the module; here the API name wins,
-    so `infermem.profile(...)` always works.  The modules stay importable as
-    `from infermem.profile import ...`."""
+    """Five API functions share a name with a submodule: `infermem.profile` the
+    function and `infermem/profile.py` the module (also `fit`, `quantize`,
+    `monitor`, `report`).  Such a submodule stays a module (every import form
+    works) and becomes callable: `infermem.profile(...)` calls
+    `infermem.api.profile(...)`."""
 
     def __setattr__(self, name: str, value) -> None:
-        if name in API and isinstance(value, types.ModuleType):
-            return
+        if name in MODULE_API and isinstance(value, types.ModuleType):
+            value.__class__ = _callable_module_class(name)
         super().__setattr__(name, value)
+
+
+_CALLABLE: dict[str, type] = {}
+
+
+def _callable_module_class(name: str) -> type:
+    if name not in _CALLABLE:
+
+        def __call__(self, *args, **kwargs):  # noqa: N807
+            import importlib
+
+            return getattr(importlib.import_module("infermem.api"), name)(*args, **kwargs)
+
+        __call__.__doc__ = f"infermem.api.{name}(...): see help(infermem.api.{name})"
+        _CALLABLE[name] = type(f"CallableModule_{name}", (types.ModuleType,),
+                               {"__call__": __call__})
+    return _CALLABLE[name]
 
 
 sys.modules[__name__].__class__ = _Package

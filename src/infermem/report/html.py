@@ -12,6 +12,7 @@ import datetime
 from .. import __version__
 from .gather import ReportData
 from .html_kit import esc, hb, num, pct, png, section, src
+from .html_peak import downloads_section, notes_section, peak_section, weights_section
 from .html_sections import (
     dmo_section,
     fit_section,
@@ -19,6 +20,7 @@ from .html_sections import (
     live_section,
     planners_section,
 )
+from .layout_svg import CSS as SVG_CSS
 
 CSS = """
 :root{--ink:#1f2933;--muted:#7b8794;--soft:#52606d;--line:#e4e7eb;--bg:#f5f6f8;
@@ -130,7 +132,8 @@ def cards(d: ReportData) -> str:
     gap = "equals the lower bound" if bp.gap == 0 else f"{pct(bp.gap, signed=True)} vs bound"
     out += [
         _bytes_card(f"infermem {d.strategy}", bp.arena_bytes, gap, src("computed")),
-        _bytes_card("+ DMO", d.dmo.plan.arena_bytes, "outputs over inputs", src("computed")),
+        _bytes_card("+ DMO" if g.format == "tflite" else "+ DMO (executor only)",
+                    d.dmo.plan.arena_bytes, "outputs over inputs", src("computed")),
         _bytes_card("+ reorder + DMO", d.reorder_dmo.plan.arena_bytes,
                     "memory-optimal order", src("computed")),
     ]
@@ -179,30 +182,36 @@ def _footer(d: ReportData) -> str:
 
 def render(d: ReportData, plots: dict[str, bytes] | None = None,
            runtimes: dict | None = None) -> str:
-    """The whole page.  `plots` (name -> PNG) default to `make_plots(d)`;
+    """The whole page.  `plots` (name -> PNG) default to `make_plots(d)`; the
+    arena layouts are inline SVG (`layout_svg`), one hover title per tensor;
     `runtimes`: a `sidebyside.comparison_dict` document, shown as a section."""
+    from .layout_svg import layout_svg
+    from .report_json import report_json
     from .runtimes_section import runtimes_section
 
     plots = make_plots(d) if plots is None else plots
     body = "".join([
-        _header(d), cards(d),
+        _header(d), cards(d), notes_section(d),
         live_section(d, png(plots["live"], "live bytes per operator step")),
+        peak_section(d), weights_section(d),
         planners_section(d),
-        layout_section(d, png(plots["layout"], "arena layouts side by side")),
+        layout_section(d, layout_svg(layout_strips(d))),
         dmo_section(d), fit_section(d),
         runtimes_section(runtimes) if runtimes else "",
+        downloads_section(d, report_json(d)),
         _footer(d),
     ])
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>infermem report: {esc(d.graph.name)}</title><style>{CSS}</style></head>"
+        f"<title>infermem report: {esc(d.graph.name)}</title><style>{CSS}{SVG_CSS}</style>"
+        "</head>"
         f"<body><main>{body}</main></body></html>\n"
     )
 
 
 def make_plots(d: ReportData) -> dict[str, bytes]:
-    from .plots import DMO, GOOD, RUNTIME, Panel, layout_panels, live_plot
+    from .plots import DMO, GOOD, RUNTIME, live_plot
 
     lines = {
         f"TFLM's planner ({d.runtime.plan.arena_bytes:,} B)":
@@ -210,14 +219,18 @@ def make_plots(d: ReportData) -> dict[str, bytes]:
         f"infermem {d.strategy} ({d.best.plan.arena_bytes:,} B)": (d.best.plan.arena_bytes, GOOD),
         f"+ DMO ({d.dmo.plan.arena_bytes:,} B)": (d.dmo.plan.arena_bytes, DMO),
     }
-    return {
-        "live": live_plot(d.profile, lines, d.reorder_profile),
-        "layout": layout_panels([
-            Panel("runtime: TFLM's planner (tflm)", d.runtime.problem, d.runtime.plan, RUNTIME),
-            Panel(f"infermem ({d.strategy})", d.best.problem, d.best.plan, GOOD),
-            Panel(f"infermem ({d.strategy}) + DMO", d.dmo.problem, d.dmo.plan, DMO),
-        ]),
-    }
+    return {"live": live_plot(d.profile, lines, d.reorder_profile)}
 
 
-__all__ = ["CSS", "cards", "make_plots", "render", "section"]
+def layout_strips(d: ReportData) -> list:
+    from .layout_svg import Strip
+    from .plots import DMO, GOOD, RUNTIME
+
+    return [
+        Strip("runtime: TFLM's planner (tflm)", d.runtime.problem, d.runtime.plan, RUNTIME),
+        Strip(f"infermem ({d.strategy})", d.best.problem, d.best.plan, GOOD),
+        Strip(f"infermem ({d.strategy}) + DMO", d.dmo.problem, d.dmo.plan, DMO),
+    ]
+
+
+__all__ = ["CSS", "cards", "layout_strips", "make_plots", "render", "section"]

@@ -7,7 +7,7 @@ Each function lays out one part of a `ReportData`; none computes a figure
 from __future__ import annotations
 
 from ..fit import LEVELS
-from .fit_table import SHORT
+from .fit_table import short_label
 from .gather import ReportData
 from .html_kit import Col, bar, collapsible, esc, hb, name, num, pct, section, src, table
 from .units import human_count, shape_str
@@ -85,8 +85,10 @@ def planners_section(d: ReportData) -> str:
 def layout_section(d: ReportData, img: str) -> str:
     r, b, m = (x.plan.arena_bytes for x in (d.runtime, d.best, d.dmo))
     lead = ("Where each tensor sits in the arena: x = operator step, y = address, one box per "
-            "buffer, the line is the arena size. All three panels share one address scale. "
-            f"With DMO an output may start inside the input it replaces. {src('computed')}")
+            "buffer (hover for its name, size, offset and lifetime), the dashed line is the "
+            "arena size. All three strips share one address scale; long models scroll "
+            f"sideways. With DMO an output may start inside the input it replaces. "
+            f"{src('computed')}")
     note = (f'<p class="note">Runtime {num(r)} B → infermem {num(b)} B '
             f"({pct(b / r - 1 if r else 0, signed=True)}) → with DMO {num(m)} B "
             f"({pct(m / r - 1 if r else 0, signed=True)}).</p>")
@@ -158,12 +160,13 @@ def fit_section(d: ReportData) -> str:
                          *(_mark(f.fits[k], f.fits_external[k]) for k in LEVELS),
                          esc(f.verdict)])
     cols = [Col("device"), Col("SRAM", True), Col("flash", True),
-            *(Col(SHORT[k], center=True) for k in LEVELS), Col("verdict")]
+            *(Col(short_label(k, n.format), center=True) for k in LEVELS), Col("verdict")]
     devices = table(cols, dev_rows)
     note = (f'<p class="note">RAM needed = arena + the runtime\'s persistent data '
             f"{num(n.persistent.bytes)} B "
             f"{src('measured' if measured_tail else 'estimate')} ({esc(n.persistent.source)}). "
-            f"Flash needed = weights + model structure {num(n.structure_bytes)} B. "
+            f"Flash needed = weights + model structure {num(n.structure_bytes)} B; "
+            "the runtime's own code and your application are not included. "
             "✓ fits on-chip · <span class=\"ext\">ext</span> only with the board's external "
             "memory · ✗ does not fit.</p>")
     lead = ("RAM and flash at each level of optimisation, each adding to the one before, "

@@ -129,16 +129,6 @@ def run_case(case) -> CaseResult:
     return CaseResult(case.name, op_type, "pass")
 
 
-def rule_mismatches(case) -> list[str]:
-    """Where a DMO rule of the case's operator (overlap/onnx_rules) differs
-    from the distance the executor's trace of this case's own run gives."""
-    from ..frontends.onnx import graph_from_model
-    from ..overlap.onnx_trace import rule_mismatches as mismatches
-
-    model, feed = with_constants(case.model, list(case.data_sets[0][0]))
-    return mismatches(graph_from_model(model, name=case.name), feed)
-
-
 def run_all() -> list[CaseResult]:
     return [run_case(c) for c in node_cases()]
 
