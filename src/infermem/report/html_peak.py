@@ -120,28 +120,35 @@ def downloads_section(d: ReportData, doc: dict) -> str:
     return section("downloads", "Download the data", lead, f"<ul>{''.join(links)}</ul>")
 
 
+NOTES = (
+    "<strong>Weights (flash)</strong>: constant tensors, each stored tensor counted once. "
+    "<strong>Flash needed</strong> adds the model's structure (the file without its "
+    "weights); the runtime's own code (interpreter, kernels) and your application are "
+    "not included.",
+    "<strong>Live-set peak</strong>: arena tensors alive at one step, sizes aligned; kernel "
+    "scratch and the runtime's persistent data are not included. No plan without overlaps "
+    "can be smaller in this operator order.",
+    "<strong>TFLM's planner</strong>: TFLM's greedy planner re-implemented on TFLM's own "
+    "problem (kernel scratch included for a .tflite).",
+    "<strong>RAM needed</strong> (Device fit): arena + the runtime's persistent data.",
+)
+TFLITE_NOTES = (
+    "<strong>TFLM's arena head</strong>: measured by TFLM's allocator; its persistent "
+    "<i>tail</i> is shown apart.",
+    "<strong>+ DMO</strong>: outputs placed over their inputs where proven safe for TFLM's "
+    "reference kernels; <code>infermem optimize --dmo</code> writes it as an offline plan "
+    "TFLM runs as is.",
+)
+ONNX_NOTES = (
+    "<strong>+ DMO</strong> (ONNX): proven for <i>infermem's own arena executor</i> only "
+    "(<code>infermem verify --dmo</code>); no deployable ONNX runtime applies these "
+    "overlaps.",
+)
+
+
 def notes_section(d: ReportData) -> str:
     """What each headline figure includes, and what it leaves out."""
-    items = [
-        "<b>Weights (flash)</b>: constant tensors, each stored tensor counted once. "
-        "<b>Flash needed</b> adds the model's structure (the file without its weights); "
-        "the runtime's own code (interpreter, kernels) and your application are not included.",
-        "<b>Live-set peak</b>: arena tensors alive at one step, sizes aligned; kernel scratch "
-        "and the runtime's persistent data are not included. No plan without overlaps can "
-        "be smaller in this operator order.",
-        "<b>TFLM's planner</b>: TFLM's greedy planner re-implemented on TFLM's own problem "
-        "(kernel scratch included for a .tflite). <b>TFLM's arena head</b>: measured by "
-        "TFLM's allocator; its persistent <i>tail</i> is shown apart.",
-        "<b>RAM needed</b> (Device fit): arena + the runtime's persistent data.",
-    ]
-    if d.graph.format == "tflite":
-        items.append("<b>+ DMO</b>: outputs placed over their inputs where proven safe for "
-                     "TFLM's reference kernels; <code>infermem optimize --dmo</code> writes "
-                     "it as an offline plan TFLM runs as is.")
-    else:
-        items.append("<b>+ DMO</b> (ONNX): proven for <i>infermem's own arena executor</i> "
-                     "only (<code>infermem verify --dmo</code>); no deployable ONNX runtime "
-                     "applies these overlaps.")
+    items = NOTES + (TFLITE_NOTES if d.graph.format == "tflite" else ONNX_NOTES)
     lis = "".join(f"<li>{x}</li>" for x in items)
     return section("notes", "What the figures include", "Read the numbers with these in mind.",
                    f'<ul class="notes">{lis}</ul>')
