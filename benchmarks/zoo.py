@@ -39,6 +39,7 @@ COMMANDS = ("profile", "plan", "plan --dmo", "tflm measure", "optimize --dmo", "
             "verify --dmo")  # fmt: skip
 TFLITE_ONLY = {"tflm measure", "optimize --dmo"}
 ONNX_ONLY = {"verify", "verify --dmo"}
+MAX_ERROR = 300  # characters of an error line shown under the table
 
 
 @dataclass
@@ -80,7 +81,18 @@ def one_line(stderr: str, path: Path) -> str:
     line = lines[-1].removeprefix("infermem: error: ").removeprefix(f"{path}: ")
     if len(lines) > 1 and lines[0].startswith("Traceback"):
         line = f"traceback: {line}"
-    return line
+    return line if len(line) <= MAX_ERROR else line[:MAX_ERROR - 1] + "…"
+
+
+def report_message(report: object) -> str | None:
+    """The first 'message' in a failing command's JSON report (e.g. verify's divergence)."""
+    if isinstance(report, dict):
+        if isinstance(report.get("message"), str):
+            return report["message"]
+        report = list(report.values())
+    if isinstance(report, list):
+        return next((m for v in report if (m := report_message(v))), None)
+    return None
 
 
 def run(command: str, path: Path, entry: dict, tmp: Path, timeout: float) -> Result:
@@ -91,13 +103,17 @@ def run(command: str, path: Path, entry: dict, tmp: Path, timeout: float) -> Res
     except subprocess.TimeoutExpired:
         return Result(error=f"timed out after {timeout:.0f} s", seconds=timeout)
     seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        return Result(error=f"exit {proc.returncode}: {one_line(proc.stderr, path)}",
-                      seconds=seconds)  # fmt: skip
     try:
-        return Result(report=json.loads(proc.stdout), seconds=seconds)
+        report = json.loads(proc.stdout)
     except json.JSONDecodeError:
+        report = None
+    if proc.returncode != 0:
+        message = one_line(proc.stderr, path) if proc.stderr.strip() else None
+        message = message or report_message(report) or "no error message"
+        return Result(error=f"exit {proc.returncode}: {message}", seconds=seconds)
+    if report is None:
         return Result(error="exit 0 but no JSON report", seconds=seconds)
+    return Result(report=report, seconds=seconds)
 
 
 def measure(entry: dict, tmp: Path, timeout: float) -> Row:

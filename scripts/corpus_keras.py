@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
+from fixture_archs import autoencoder, ds_cnn
 from keras import layers
 
 
@@ -115,4 +116,13 @@ KERAS_MODELS: tuple[KerasSpec, ...] = (
               "MLPerf Tiny image-classification ResNet-8, 32x32 CIFAR-10, 10 classes, logits",
               "the MLPerf Tiny IC reference architecture (3 residual stacks, 16/32/64 "
               "filters); default conversion"),
+    KerasSpec("ds_cnn_kws", ds_cnn, (-1.0, 1.0),
+              "DS-CNN-S keyword spotter (Hello Edge): 49x10 MFCC, conv 10x4/2 + 4 "
+              "depthwise-separable blocks, avgpool, 12 keywords, logits",
+              "the MLPerf Tiny keyword-spotting reference model as its training script "
+              "converts it (from_keras_model, batch -1)"),
+    KerasSpec("autoencoder_ad", autoencoder, (-1.0, 1.0),
+              "MLPerf Tiny anomaly-detection (ToyADMOS) dense autoencoder 640-128x4-8-128x4-640",
+              "the MLPerf Tiny anomaly-detection reference model: all FULLY_CONNECTED with a "
+              "-1 batch, as from_keras_model writes it"),
 )

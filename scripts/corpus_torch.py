@@ -32,6 +32,7 @@ class TorchSpec:
     real_world: str
     value_range: dict[str, tuple[float, float]] = field(default_factory=dict)
     minus_one_dims: bool = False  # rewrite symbolic dims to dim_value -1 (Paddle style)
+    qdq: bool = False  # also emit onnxruntime's static QDQ int8 quantization of the export
 
     @property
     def made_by(self) -> str:
@@ -96,7 +97,7 @@ TORCH_MODELS: tuple[TorchSpec, ...] = (
         "torchvision resnet18 module tree (BasicBlock x [2,2,2,2]) at widths 8/16/32/64, "
         "10 classes",
         "the torchvision export tutorial: dynamic batch ('batch_size'), BatchNorm folded into "
-        "Conv by the exporter, Flatten + Gemm head"),
+        "Conv by the exporter, Flatten + Gemm head", qdq=True),
     TorchSpec(
         "yolov8n_det", YOLOv8, {"images": "float32"}, ("output0",),
         {"images": {0: "batch", 2: "height", 3: "width"}, "output0": {0: "batch", 2: "anchors"}},

@@ -28,6 +28,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -147,8 +148,47 @@ def build_torch(spec: TorchSpec) -> list[dict]:
     model.eval()
     data = torch_onnx(model, spec, spec.example_args())
     check = check_onnx(data, spec.run_shapes, spec.value_range)
-    return [emit(f"{spec.name}.onnx", "onnx", "float32", spec.name, data, spec.made_by,
+    made = [emit(f"{spec.name}.onnx", "onnx", "float32", spec.name, data, spec.made_by,
                  spec.description, spec.real_world, check, spec.run_shapes)]
+    if spec.qdq:
+        qdq = ort_qdq(data, spec)
+        made.append(emit(
+            f"{spec.name}_int8_qdq.onnx", "onnx", "int8", spec.name, qdq,
+            spec.made_by + f"; onnxruntime.quantization.quantize_static QDQ, per-channel int8 "
+            f"weights, int8 activations, {CALIBRATION_SAMPLES} seeded calibration samples",
+            spec.description, "the quantization users run on an ONNX export themselves: "
+            "QuantizeLinear/DequantizeLinear pairs around float operators, float input and "
+            "output, dynamic batch kept", check_onnx(qdq, spec.run_shapes, spec.value_range),
+            spec.run_shapes))
+    return made
+
+
+def ort_qdq(data: bytes, spec: TorchSpec) -> bytes:
+    """Static QDQ quantization with onnxruntime's quantizer, calibrated on seeded inputs."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            torch.manual_seed(seed_of(spec.name) + 3)
+            self.samples = iter([{n: a.numpy() for n, a in zip(spec.inputs, spec.example_args(),
+                                                               strict=True)}
+                                 for _ in range(CALIBRATION_SAMPLES)])
+
+        def get_next(self):
+            return next(self.samples, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "float.onnx", Path(tmp) / "qdq.onnx"
+        src.write_bytes(data)
+        quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QInt8,
+                        weight_type=QuantType.QInt8)
+        return dst.read_bytes()
 
 
 def emit(file: str, fmt: str, dtype: str, arch: str, data: bytes, made_by: str,
