@@ -42,6 +42,11 @@ class TorchSpec:
             how += "; dynamic dims rewritten to dim_value -1 as Paddle2ONNX writes them"
         return how
 
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        """Each input's value range: given, else [-1, 1] for floats, [0, 10) for integers."""
+        return {n: self.value_range.get(n, (0, 10) if dtype == "int64" else (-1.0, 1.0))
+                for n, dtype in self.inputs.items()}
+
     def example_args(self, batch: int | None = None) -> tuple[torch.Tensor, ...]:
         """Seeded tensors at the run shapes (batch replaced when given)."""
         args = []
@@ -49,7 +54,7 @@ class TorchSpec:
             shape = list(self.run_shapes[name])
             if batch is not None:
                 shape[0] = batch
-            lo, hi = self.value_range.get(name, (0, 10) if dtype == "int64" else (-1.0, 1.0))
+            lo, hi = self.ranges()[name]
             if dtype == "int64":
                 args.append(torch.randint(int(lo), int(hi), shape))
             else:

@@ -95,6 +95,9 @@ def build_keras(spec: KerasSpec) -> list[dict]:
     set_random_seed(seed_of(spec.name))
     model = spec.build()
     calibrate_batchnorm(model, model.input_shape[1:], seed_of(spec.name) + 2, spec.input_range)
+    rng = spec.input_range
+    about = {"architecture": spec.name, "description": spec.description,
+             "real_world": spec.real_world, "value_ranges": rng}
     made = []
     for dtype, int8 in (("float32", False), ("int8", True)):
         data = keras_tflite(model, spec, int8)
@@ -103,18 +106,18 @@ def build_keras(spec: KerasSpec) -> list[dict]:
             how += ("; full-integer int8 (Optimize.DEFAULT, representative dataset of "
                     f"{CALIBRATION_SAMPLES} seeded samples, int8 input/output)")
         made.append(emit(f"{spec.name}_{'f32' if not int8 else 'int8'}.tflite", "tflite",
-                         dtype, spec.name, data, how, spec.description, spec.real_world,
-                         check_tflite(data, spec.input_range), None))
+                         dtype, data, about | {"made_by": how, "run_shapes": None,
+                                               "reference_check": check_tflite(data, rng)}))
     if spec.name in TF2ONNX:
         opset = TF2ONNX[spec.name]
         data = keras_tf2onnx(model, opset)
         shapes = {"input": [1, *model.input_shape[1:]]}
-        made.append(emit(f"{spec.name}_tf2onnx.onnx", "onnx", "float32", spec.name, data,
-                         f"keras -> tf2onnx.convert.from_function opset {opset}, "
-                         "NHWC input, batch None", spec.description,
-                         "tf2onnx's own output: NHWC input with Transposes around every "
-                         "convolution, symbolic 'unk__' batch dimension",
-                         check_onnx(data, shapes, spec.input_range), shapes))
+        made.append(emit(f"{spec.name}_tf2onnx.onnx", "onnx", "float32", data, about | {
+            "made_by": f"keras -> tf2onnx.convert.from_function opset {opset}, NHWC input, "
+                       "batch None",
+            "real_world": "tf2onnx's own output: NHWC input with Transposes around every "
+                          "convolution, symbolic 'unk__' batch dimension",
+            "run_shapes": shapes, "reference_check": check_onnx(data, shapes, rng)}))
     return made
 
 
@@ -147,19 +150,22 @@ def build_torch(spec: TorchSpec) -> list[dict]:
     calibrate_torch_bn(model, spec)
     model.eval()
     data = torch_onnx(model, spec, spec.example_args())
-    check = check_onnx(data, spec.run_shapes, spec.value_range)
-    made = [emit(f"{spec.name}.onnx", "onnx", "float32", spec.name, data, spec.made_by,
-                 spec.description, spec.real_world, check, spec.run_shapes)]
+    about = {"architecture": spec.name, "description": spec.description,
+             "real_world": spec.real_world, "made_by": spec.made_by,
+             "run_shapes": spec.run_shapes, "value_ranges": spec.ranges()}
+    check = check_onnx(data, spec.run_shapes, spec.ranges())
+    made = [emit(f"{spec.name}.onnx", "onnx", "float32", data,
+                 about | {"reference_check": check})]
     if spec.qdq:
         qdq = ort_qdq(data, spec)
-        made.append(emit(
-            f"{spec.name}_int8_qdq.onnx", "onnx", "int8", spec.name, qdq,
-            spec.made_by + f"; onnxruntime.quantization.quantize_static QDQ, per-channel int8 "
-            f"weights, int8 activations, {CALIBRATION_SAMPLES} seeded calibration samples",
-            spec.description, "the quantization users run on an ONNX export themselves: "
-            "QuantizeLinear/DequantizeLinear pairs around float operators, float input and "
-            "output, dynamic batch kept", check_onnx(qdq, spec.run_shapes, spec.value_range),
-            spec.run_shapes))
+        made.append(emit(f"{spec.name}_int8_qdq.onnx", "onnx", "int8", qdq, about | {
+            "made_by": spec.made_by + "; onnxruntime.quantization.quantize_static QDQ, "
+                       f"per-channel int8 weights, int8 activations, {CALIBRATION_SAMPLES} "
+                       "seeded calibration samples",
+            "real_world": "the quantization users run on an ONNX export themselves: "
+                          "QuantizeLinear/DequantizeLinear pairs around float operators, "
+                          "float input and output, dynamic batch kept",
+            "reference_check": check_onnx(qdq, spec.run_shapes, spec.ranges())}))
     return made
 
 
@@ -191,15 +197,24 @@ def ort_qdq(data: bytes, spec: TorchSpec) -> bytes:
         return dst.read_bytes()
 
 
-def emit(file: str, fmt: str, dtype: str, arch: str, data: bytes, made_by: str,
-         description: str, real_world: str, check: dict, run_shapes: dict | None) -> dict:
-    """Write one corpus file and return its manifest entry."""
+def emit(file: str, fmt: str, dtype: str, data: bytes, about: dict) -> dict:
+    """Write one corpus file and return its manifest entry.
+
+    `about` holds architecture, description, real_world, made_by, run_shapes,
+    reference_check and value_ranges (one range for every input, or one per
+    input name: the float range before any quantization, or [low, high) of
+    integer ids and masks).
+    """
     write_if_changed(CORPUS / file, data)
     inputs, outputs = tflite_io(data) if fmt == "tflite" else onnx_io(data)
-    return {"file": file, "format": fmt, "dtype": dtype, "architecture": arch,
-            "description": description, "real_world": real_world, "made_by": made_by,
-            "inputs": inputs, "outputs": outputs, "run_shapes": run_shapes,
-            "bytes": len(data), "reference_check": check}
+    ranges = about["value_ranges"]
+    if not isinstance(ranges, dict):
+        ranges = {i["name"]: list(ranges) for i in inputs}
+    return {"file": file, "format": fmt, "dtype": dtype,
+            **{k: about[k] for k in ("architecture", "description", "real_world", "made_by")},
+            "inputs": inputs, "outputs": outputs, "run_shapes": about["run_shapes"],
+            "value_ranges": {n: list(r) for n, r in ranges.items()}, "bytes": len(data),
+            "reference_check": about["reference_check"]}
 
 
 def write_manifest(entries: list[dict]) -> None:
