@@ -21,7 +21,9 @@ sampler, child, runtime), which a busy machine disturbs less.
   monitored (sampler running, iteration marks included);
 - child process: a plain script that imports onnxruntime, loads the model and
   runs it, vs `monitor_model` on the same model (fresh child, parent sampling,
-  phase events, exact peaks, leak verdict), wall time end to end.
+  phase events, exact peaks, leak verdict), wall time end to end;
+- the child alone: the same plain script vs the monitored child started
+  directly (events to a file, no parent sampling): its own start-up cost.
 """
 
 from __future__ import annotations
@@ -180,12 +182,36 @@ def child(path: Path, runs: int, repeats: int, interval_ms: float, uss_ms: float
         return _interleaved(plain, monitored, repeats)
 
 
+def child_alone(path: Path, runs: int, repeats: int, interval_ms: float):
+    """The monitored child's own cost: `child.py` (events to a file, exact
+    peaks at every boundary) started directly, no parent sampling it, vs the
+    plain script.  Separates the child's start-up from the parent's work."""
+    from infermem.monitor.runner import model_argv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "plain.py"
+        script.write_text(PLAIN)
+        env = dict(os.environ, INFERMEM_MONITOR_EVENTS=str(Path(tmp) / "events.jsonl"))
+        argv = model_argv(str(path), "onnxruntime", runs=runs, warmup=0, input_shapes={},
+                          threads=1)  # fmt: skip
+
+        def plain() -> None:
+            subprocess.run([sys.executable, str(script), str(path), str(runs)], check=True)
+
+        def monitored() -> None:
+            subprocess.run(argv, check=True, env=env)
+
+        return _interleaved(plain, monitored, repeats)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--interval-ms", type=float, default=5.0)
-    ap.add_argument("--only", choices=("squeezenet", "tiny", "pyloop", "child"), default=None)
+    ap.add_argument(
+        "--only", choices=("squeezenet", "tiny", "pyloop", "child", "childalone"), default=None
+    )
     ap.add_argument(
         "--uss-interval-ms",
         type=float,
@@ -202,6 +228,7 @@ def main() -> None:
             "child process, SqueezeNet",
             lambda: child(SQUEEZENET, n, r, iv, args.uss_interval_ms or None),
         ),
+        "childalone": ("the child alone, SqueezeNet", lambda: child_alone(SQUEEZENET, n, r, iv)),
     }
     rows = [(name, run()) for key, (name, run) in scenarios.items() if args.only in (None, key)]
     print(f"interval {args.interval_ms:g} ms, {args.repeats} repeats, medians; "

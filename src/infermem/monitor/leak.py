@@ -73,6 +73,16 @@ def _z(confidence: float) -> float:
     return (lo + hi) / 2
 
 
+def median(a) -> float:
+    """The median, without `np.median`: its first call imports `numpy.ma`
+    (tens of milliseconds, paid by every `infermem monitor` otherwise)."""
+    v = np.sort(np.asarray(a, dtype=np.float64), axis=None)
+    n = len(v)
+    if n == 0:
+        return float("nan")
+    return float(v[n // 2]) if n % 2 else float((v[n // 2 - 1] + v[n // 2]) / 2)
+
+
 def _pair_slopes(y: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
     """Slopes of all pairs; x (strictly increasing) defaults to the index."""
     i, j = np.triu_indices(len(y), k=1)
@@ -83,7 +93,7 @@ def _pair_slopes(y: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
 def theil_sen(y: Sequence[float], x: Sequence[float] | None = None) -> float:
     y = np.asarray(y, dtype=np.float64)
     xs = None if x is None else np.asarray(x, dtype=np.float64)
-    return float(np.median(_pair_slopes(y, xs))) if len(y) > 1 else 0.0
+    return float(median(_pair_slopes(y, xs))) if len(y) > 1 else 0.0
 
 
 def _kendall(y: np.ndarray) -> tuple[float, float]:
@@ -112,7 +122,7 @@ def sen_interval(
     else:
         zs = (s - math.copysign(1.0, s)) / math.sqrt(var) if s else 0.0
         p = 0.5 * math.erfc(zs / math.sqrt(2))
-    return float(np.median(slopes)), float(slopes[lo]), float(slopes[hi]), p
+    return float(median(slopes)), float(slopes[lo]), float(slopes[hi]), p
 
 
 def detect_leak(
@@ -213,7 +223,8 @@ def _with_reason(v: LeakVerdict, significant, large, persistent, halves) -> Leak
             else f"below the {_fmt(v.min_effect_bytes_per_run)}{u} minimum effect"
             if not large
             else f"not persistent ({_PIECES[len(halves)][1]}: "
-            + ", ".join(f"{_fmt(x)}{u}" for x in halves) + ")"
+            + ", ".join(f"{_fmt(x)}{u}" for x in halves)
+            + ")"
         )
         reason = (
             f"no leak detected: slope {slope}, {why}; a leak of "
@@ -292,6 +303,6 @@ def _bin_medians(t: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray,
     edges = np.linspace(t[0], t[-1], points + 1)
     idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, points - 1)
     cuts = np.flatnonzero(np.diff(idx)) + 1  # t is sorted, so each bin is one run
-    xs = [float(np.median(c)) for c in np.split(t, cuts)]
-    ys = [float(np.median(c)) for c in np.split(y, cuts)]
+    xs = [float(median(c)) for c in np.split(t, cuts)]
+    ys = [float(median(c)) for c in np.split(y, cuts)]
     return np.asarray(xs), np.asarray(ys)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .events import ITER_END, ITER_START, PHASE_END, PHASE_START, Event
+from .leak import median
 from .sampler import Samples
 
 
@@ -82,9 +83,9 @@ class Iterations:
         delta, dur = self.peak_delta, self.end_s - self.start_s
         return {
             "count": len(self),
-            "median_duration_s": float(np.median(dur)),
+            "median_duration_s": float(median(dur)),
             "peak_delta_bytes_max": int(delta.max()),
-            "peak_delta_bytes_median": int(np.median(delta)),
+            "peak_delta_bytes_median": int(median(delta)),
             "post_rss_bytes": self.end_rss.tolist(),
         }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .leak import median
 from .result import MonitorResult
 
 
@@ -39,10 +40,10 @@ def model_costs(r: MonitorResult) -> dict:
     if len(it):
         delta = it.peak_delta
         out["steady_peak_delta_bytes"] = int(delta.max())
-        out["steady_peak_delta_bytes_median"] = int(np.median(delta))
-        out["steady_inference_s_median"] = round(float(np.median(it.end_s - it.start_s)), 6)
+        out["steady_peak_delta_bytes_median"] = int(median(delta))
+        out["steady_inference_s_median"] = round(float(median(it.end_s - it.start_s)), 6)
         if first:
-            out["first_inference_extra_bytes"] = first.peak_delta_bytes - int(np.median(delta))
+            out["first_inference_extra_bytes"] = first.peak_delta_bytes - int(median(delta))
     if steady:
         out["steady_growth_bytes"] = steady.growth_bytes
     return out

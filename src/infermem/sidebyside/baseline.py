@@ -26,8 +26,8 @@ def trivial_onnx(path: Path) -> Path:
     return path
 
 
-def trivial_tflite(path: Path) -> Path:
-    """float32[1] -> RELU -> float32[1], built with the schema's object API."""
+def trivial_tflite(path: Path, shape: tuple[int, ...] = (1,)) -> Path:
+    """float32[shape] -> RELU -> float32[shape], built with the schema's object API."""
     import flatbuffers
 
     from ..tflm._model import schema
@@ -36,7 +36,7 @@ def trivial_tflite(path: Path) -> Path:
     tensors = []
     for k, name in enumerate((b"x", b"y")):
         t = fb.TensorT()
-        t.shape, t.type, t.buffer, t.name = [1], fb.TensorType.FLOAT32, k + 1, name
+        t.shape, t.type, t.buffer, t.name = list(shape), fb.TensorType.FLOAT32, k + 1, name
         tensors.append(t)
     op = fb.OperatorT()
     op.opcodeIndex, op.inputs, op.outputs = 0, [0], [1]
