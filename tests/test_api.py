@@ -57,6 +57,16 @@ def test_importing_infermem_loads_nothing_heavy():
     assert out.stdout.strip() == "[]"
 
 
+def test_building_the_cli_loads_nothing_heavy():
+    """`infermem --help` builds every subcommand's parser; the strategy choices
+    are read lazily, so numpy, onnx and the planners stay unimported."""
+    code = ("import sys; from infermem.cli import build_parser; build_parser(); "
+            "print([m for m in ('numpy', 'onnx', 'infermem.api', 'infermem.planners', "
+            "'matplotlib') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_profile_plan_fit_match_the_cli(capsys):
     g = infermem.load(DS_CNN)
     p = infermem.profile(g)

@@ -167,6 +167,12 @@ def add_device_arg(p: argparse.ArgumentParser, default: str) -> None:
                    help=f"a target device by name or alias (repeatable; default: {default})")
 
 
+def add_device_file_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device-file", action="append", default=[], metavar="FILE",
+                   help="a TOML file of your own targets, merged with the bundled ones "
+                        "(repeatable)")
+
+
 def add_no_measure_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-measure", dest="measure", action="store_false",
                    help="for .tflite: do not run TFLite Micro to measure its arena "

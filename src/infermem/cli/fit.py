@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from ._common import (
     add_device_arg,
+    add_device_file_arg,
     add_json_arg,
     add_no_measure_arg,
     add_shape_args,
@@ -21,8 +23,8 @@ def add_parser(sub) -> None:
     p.add_argument("model", nargs="?", help="model file (.onnx or .tflite)")
     add_shape_args(p)
     add_device_arg(p, "every device")
-    p.add_argument("--devices", action="append", default=[], metavar="FILE",
-                   help="a TOML file of your own targets, merged with the bundled ones")
+    add_device_file_arg(p)
+    p.add_argument("--devices", dest="device_file", action="append", help=argparse.SUPPRESS)
     p.add_argument("--kind", choices=("mcu", "board", "sbc"), help="only devices of this kind")
     p.add_argument("--list-devices", action="store_true", help="list the known devices and exit")
     add_time_limit_arg(p, 5.0)
@@ -41,7 +43,7 @@ def run(args) -> int:
     from ..errors import BadInput
 
     if args.list_devices:
-        return _list(args.devices, args.json)
+        return _list(args.device_file, args.json)
     if not args.model:
         raise BadInput("fit needs a MODEL (or --list-devices)")
     if args.max_batch:
@@ -55,7 +57,7 @@ def _fit(args) -> int:
     from ..api import fit
     from ..report.fit_table import render_devices, render_needs
 
-    r = fit(args.model, devices=args.device, device_files=args.devices, kind=args.kind,
+    r = fit(args.model, devices=args.device, device_files=args.device_file, kind=args.kind,
             budget=args.budget, time_limit=args.time_limit, alignment=args.align,
             measure=args.measure, input_shapes=dict(args.input_shape),
             weights_dtype=args.weights_dtype, activations_dtype=args.activations_dtype,

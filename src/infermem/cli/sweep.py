@@ -9,6 +9,7 @@ import sys
 from ..errors import BadInput
 from ._common import (
     add_align_arg,
+    add_device_file_arg,
     add_force_arg,
     add_json_arg,
     add_no_measure_arg,
@@ -23,8 +24,7 @@ def add_parser(sub) -> None:
                    help="model files and folders (searched recursively for .onnx / .tflite)")
     p.add_argument("--devices", default="all", metavar="NAMES|all",
                    help="comma-separated device names or aliases (default: all)")
-    p.add_argument("--device-file", action="append", default=[], metavar="FILE",
-                   help="a TOML file of your own targets, merged with the bundled ones")
+    add_device_file_arg(p)
     p.add_argument("--levels", metavar="L,L,...",
                    help="levels to report (default: runtime,infermem,reorder,dmo,int8)")
     p.add_argument("--verify", action="store_true",
