@@ -109,6 +109,17 @@ def test_verify_measure_and_optimize(tmp_path, capsys):
     assert doc["verified"] and doc["head_after"] == doc["planned_arena_bytes"] < doc["head_before"]
 
 
+def test_monitor_is_the_cli_s(tmp_path, capsys):
+    m = infermem.monitor(DS_CNN, runtime="tflm", runs=12, warmup=1, prediction=False)
+    _frozen(m)
+    assert not m.errors and m.result.peak_rss_bytes > 0
+    doc = m.to_json()
+    assert doc["peak_rss_bytes"] == m.result.peak_rss_bytes and "first inference" in m.text
+    cli = _cli_json(capsys, ["monitor", str(DS_CNN), "--runtime", "tflm", "--runs", "12",
+                             "--warmup", "1", "--no-prediction", "--json"])
+    assert set(cli) == set(doc)
+
+
 def test_report_and_demo_json(tmp_path, capsys):
     r = infermem.report(DS_CNN, tmp_path / "r.html", measure=False)
     _frozen(r)

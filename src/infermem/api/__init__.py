@@ -34,15 +34,14 @@ from .model import (
     plan,
     profile,
 )
+from .monitoring import MonitorReport, monitor
 from .pages import DemoResult, ReportResult, demo, report
 from .runs import (
     MeasureResult,
-    MonitorReport,
     OptimizeReport,
     QuantizeReport,
     VerifyResult,
     measure,
-    monitor,
     optimize,
     quantize,
     verify,

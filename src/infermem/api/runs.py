@@ -1,9 +1,10 @@
 """Figures measured by running the model: verify (ONNX, in infermem's arena
-executor), optimize and measure (TFLite Micro), monitor (any runtime), quantize."""
+executor), optimize and measure (TFLite Micro), quantize (onnxruntime).
+`monitor` is in `monitoring`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,47 +215,6 @@ def measure(model: str | Path, *, bisect: bool = True, arena_size: int | None = 
     arena = measure_tflm(model, bisect=bisect, arena=arena_size, timeout=timeout)
     predicted, stored = predict_head(model, alignment)
     return MeasureResult(str(model), arena, predicted, stored, shapes)
-
-
-@dataclass(frozen=True)
-class MonitorReport:
-    """Memory of a real run over time (`infermem monitor`)."""
-
-    result: object  # monitor.result.MonitorResult
-
-    def to_json(self) -> dict:
-        from ..monitor.report import json_report
-
-        return json_report(self.result)
-
-    def text(self) -> str:
-        from ..monitor.report import text_report
-
-        return text_report(self.result)
-
-
-def monitor(target: str | Path | Sequence[str], *, runtime: str | None = None,
-            runs: int = 100, warmup: int = 5, input_shapes: Shapes = None,
-            arena_size: int | None = None, threads: int | None = None,
-            tracemalloc: bool = False, python: str | None = None, interval_ms: float = 5.0,
-            uss_interval_ms: float | None = 250.0, timeout_s: float | None = None,
-            min_effect: float = 1024.0) -> MonitorReport:
-    """Run a model (a path) in a fresh child process, or a command (a list of
-    arguments), and sample its memory: phases, first-inference cost, leaks.
-    A failed run still returns its partial result (`result.error` says why)."""
-    from ..monitor.runner import monitor_command, monitor_model
-
-    common = dict(interval_ms=interval_ms, uss_interval_ms=uss_interval_ms or None,
-                  timeout_s=timeout_s, min_effect=min_effect)  # fmt: skip
-    if isinstance(target, (str, Path)):
-        model = str(target)
-        runtime = runtime or ("onnxruntime" if model.lower().endswith(".onnx") else "tflm")
-        return MonitorReport(monitor_model(
-            model, runtime, runs=runs, warmup=warmup,
-            input_shapes={k: tuple(v) for k, v in (input_shapes or {}).items()},
-            arena_size=arena_size, threads=threads, tracemalloc=tracemalloc, python=python,
-            **common))  # fmt: skip
-    return MonitorReport(monitor_command(list(target), leak_skip=warmup or 0, **common))
 
 
 @dataclass(frozen=True)
