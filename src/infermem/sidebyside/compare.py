@@ -87,8 +87,11 @@ def run_one(
     if why:
         return RuntimeRun(runtime, unavailable=why)
     tail, source = None, "--arena-size" if arena_size else ""
-    if runtime == "tflm" and static is None:
-        raise BadInput(f"TFLM is not given a model infermem refuses: {static_note}")
+    if runtime == "tflm" and static is None:  # TFLM trusts the file: never give it one
+        why = f"TFLM is not given a model infermem refuses ({static_note})"
+        if side_by_side:
+            return RuntimeRun(runtime, unavailable=why)
+        raise BadInput(why)
     if runtime == "tflm" and not arena_size:
         tail = tflm_tail_bytes(model)
         arena_size = tflm_arena_size(static, tail)
