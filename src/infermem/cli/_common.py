@@ -142,9 +142,12 @@ def add_inputs_arg(p: argparse.ArgumentParser) -> None:
                         "a single-input model takes any one array")
 
 
-def add_runs_arg(p: argparse.ArgumentParser, default: int) -> None:
+def add_runs_arg(p: argparse.ArgumentParser, default: int | None,
+                 what: str = "seeded random input sets to compare") -> None:
+    """`--runs N`: how many times the model runs (`what` says as what)."""
+    tail = "" if default is None else f" (default {default})"
     p.add_argument("--runs", type=int, default=default, metavar="N",
-                   help="seeded random input sets to compare (default %(default)d)")
+                   help=f"how many times the model runs: {what}{tail}")
 
 
 def add_allow_constant_arg(p: argparse.ArgumentParser) -> None:
@@ -157,9 +160,12 @@ def add_seed_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
 
 
-def add_timeout_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
-                   help="seconds one TFLM child process may take (default %(default)g)")
+def add_timeout_arg(p: argparse.ArgumentParser, default: float | None = 120.0,
+                    what: str = "a TFLM child process") -> None:
+    """`--timeout S`: the child process (`what`) is stopped after S seconds."""
+    tail = "no limit" if default is None else f"{default:g}"
+    p.add_argument("--timeout", type=float, default=default, metavar="S",
+                   help=f"stop {what} after S seconds (default: {tail})")
 
 
 def add_device_arg(p: argparse.ArgumentParser, default: str) -> None:
@@ -179,9 +185,16 @@ def add_no_measure_arg(p: argparse.ArgumentParser) -> None:
                         "(computed figures only)")
 
 
-def add_arena_size_arg(p: argparse.ArgumentParser) -> None:
+def add_arena_size_arg(p: argparse.ArgumentParser,
+                       default: str = "grow until the model fits") -> None:
     p.add_argument("--arena-size", type=int, default=None, metavar="BYTES",
-                   help="TFLM arena_size to run with (default: grow until the model fits)")
+                   help=f"TFLM arena_size to run with, in bytes (default: {default})")
+
+
+def add_plot_arg(p: argparse.ArgumentParser, what: str) -> None:
+    """`--plot FILE`: an image of `what`; the extension picks the format."""
+    p.add_argument("--plot", type=Path, metavar="IMAGE",
+                   help=f"draw {what} to this image (.png, .svg or .pdf)")
 
 
 def console(**kwargs):

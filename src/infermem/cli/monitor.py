@@ -16,9 +16,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 
 from ..errors import BadInput, Failure
-from ._common import add_budget_arg, add_force_arg, add_input_shape_arg, print_shape_notes
+from ._common import (
+    add_arena_size_arg,
+    add_budget_arg,
+    add_force_arg,
+    add_input_shape_arg,
+    add_json_arg,
+    add_output_arg,
+    add_plot_arg,
+    add_runs_arg,
+    add_timeout_arg,
+    print_shape_notes,
+)
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
@@ -43,7 +55,7 @@ def add_parser(subparsers) -> None:
         help="onnxruntime, litert, tflm, a comma list, or all (default: onnxruntime for "
         ".onnx, tflm for .tflite)",
     )
-    m.add_argument("--runs", type=int, default=None, help="steady-state inferences (default 100)")
+    add_runs_arg(m, None, "steady-state inferences (default 100)")
     m.add_argument(
         "--warmup",
         type=int,
@@ -53,12 +65,7 @@ def add_parser(subparsers) -> None:
     )
     add_input_shape_arg(m)
     add_budget_arg(m)
-    m.add_argument(
-        "--arena-size",
-        type=int,
-        default=None,
-        help="TFLM arena bytes (default: infermem's plan + TFLM's tail, +10%% + 1 KiB)",
-    )
+    add_arena_size_arg(m, "infermem's plan + TFLM's tail, +10%% + 1 KiB")
     m.add_argument("--threads", type=int, default=None, help="runtime intra-op threads")
     m.add_argument("--python", default=None, help="Python that runs the model (default: this)")
     m.add_argument(
@@ -90,7 +97,7 @@ def add_parser(subparsers) -> None:
         "--uss-interval-ms", type=float, default=250.0, help="USS period, 0 to skip (default 250)"
     )
     s.add_argument("--tracemalloc", action="store_true", help="trace Python allocations (model)")
-    s.add_argument("--timeout", type=float, default=None, help="stop the run after S seconds")
+    add_timeout_arg(s, None, "the run")
     s.add_argument(
         "--min-effect",
         type=float,
@@ -98,9 +105,10 @@ def add_parser(subparsers) -> None:
         help="smallest leak that counts, bytes/run (default 1024)",
     )
     o = p.add_argument_group("output")
-    o.add_argument("--json", action="store_true", help="print everything as JSON on stdout")
-    o.add_argument("-o", "--json-out", metavar="PATH", help="write the JSON to PATH")
-    o.add_argument("--plot", metavar="PNG", help="memory over time, phases shaded")
+    add_json_arg(o)
+    add_output_arg(o, "the JSON", metavar="PATH")
+    o.add_argument("--json-out", dest="output", type=Path, help=argparse.SUPPRESS)
+    add_plot_arg(o, "memory over time, phases shaded,")
     o.add_argument("--csv", metavar="PATH", help="the sampled timeline as CSV")
     add_force_arg(o)
     p.set_defaults(func=run)
@@ -113,10 +121,10 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
     from ..outputs import check_output
 
-    if args.plot and not args.plot.lower().endswith(PLOT_SUFFIXES):
+    if args.plot and not str(args.plot).lower().endswith(PLOT_SUFFIXES):
         raise BadInput(f"--plot {args.plot}: name an image ({', '.join(PLOT_SUFFIXES)})")
     inputs = [a for a in args.target if os.path.isfile(a)]
-    given = [(o, p) for o, p in (("--json-out", args.json_out), ("--plot", args.plot),
+    given = [(o, p) for o, p in (("-o", args.output), ("--plot", args.plot),
                                  ("--csv", args.csv)) if p]  # fmt: skip
     for k, (opt, path) in enumerate(given):
         check_output(path, inputs, force=args.force, what=opt)
@@ -130,15 +138,15 @@ def _save(doc: dict, results: dict, args: argparse.Namespace) -> list[str]:
     from ..outputs import atomic_write, write_text
 
     saved = []
-    if args.json_out:
-        write_text(args.json_out, json.dumps(doc, indent=1) + "\n")
-        saved.append(args.json_out)
+    if args.output:
+        write_text(args.output, json.dumps(doc, indent=1) + "\n")
+        saved.append(str(args.output))
     if args.plot:
         from ..monitor.plot import plot_runs
 
         with atomic_write(args.plot, "wb") as fh:
-            plot_runs(results, fh, args.plot.rsplit(".", 1)[-1].lower())
-        saved.append(args.plot)
+            plot_runs(results, fh, str(args.plot).rsplit(".", 1)[-1].lower())
+        saved.append(str(args.plot))
     if args.csv:
         from ..monitor.timeline import timelines_csv
 

@@ -11,6 +11,7 @@ from ._common import (
     add_json_arg,
     add_model_args,
     add_output_arg,
+    add_plot_arg,
     add_reorder_arg,
     add_strategy_arg,
     add_time_limit_arg,
@@ -36,8 +37,7 @@ def add_parser(sub) -> None:
     add_json_arg(p)
     add_output_arg(p, "the plan as JSON", metavar="PLAN.json")
     p.add_argument("--header", type=Path, help="write a C header with the offsets")
-    p.add_argument("--plot", type=Path,
-                   help="draw the arena layout to this image (.png, .svg or .pdf)")
+    add_plot_arg(p, "the arena layout")
     add_force_arg(p)
     p.set_defaults(func=run)
 

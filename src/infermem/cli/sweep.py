@@ -14,6 +14,7 @@ from ._common import (
     add_json_arg,
     add_no_measure_arg,
     add_time_limit_arg,
+    add_timeout_arg,
 )
 
 
@@ -33,15 +34,15 @@ def add_parser(sub) -> None:
     p.add_argument("--jobs", type=int, metavar="N", help="local workers (default: CPU count)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on a Dask cluster (tcp://HOST:8786) instead of locally")
-    p.add_argument("--timeout", type=float, default=300.0, metavar="S",
-                   help="seconds one model may take before it is a failed row (default 300)")
+    add_timeout_arg(p, 300.0, "one model's evaluation (a failed row)")
     add_time_limit_arg(p, 5.0)
     add_align_arg(p)
     p.add_argument("--no-cache", action="store_true", help="evaluate every model again")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="result cache (default: $XDG_CACHE_HOME/infermem/sweep)")
     p.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
-                   help="results.json / .csv / .html (repeatable, format by extension)")
+                   help="write the results (.json, .csv or .html by extension; repeatable) "
+                        "to this file")
     add_force_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)
