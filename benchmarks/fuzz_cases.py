@@ -322,7 +322,7 @@ def _pack(m) -> bytes:
 TFLITE_KINDS = ("while", "unknown-builtin", "self-cycle", "absurd-shape", "neg-shape", "rank",
                 "tensor-index", "opcode-index", "buffer-index", "stride0", "dilation0", "padding",
                 "no-options", "type", "io-empty", "offline-plan", "dup-writer",
-                "variable")  # fmt: skip
+                "variable", "filter-fit", "conv-input-rank")  # fmt: skip
 
 
 def tflite_mutation(rng: random.Random) -> tuple[str, bytes]:
@@ -345,7 +345,8 @@ def mutate_tflite(rel: str, kind: str, rng: random.Random | None = None) -> byte
     rng = rng or random.Random(0)
     m = _tflite_tree(rel)
     sg = m.subgraphs[0]
-    window = kind in ("stride0", "dilation0", "padding", "no-options")
+    window = kind in ("stride0", "dilation0", "padding", "no-options", "filter-fit",
+                      "conv-input-rank")
     op = _window_op(m, sg, tfl) if window else rng.choice(sg.operators)
     t = rng.choice(sg.tensors)
     code = m.operatorCodes[op.opcodeIndex]
@@ -399,6 +400,11 @@ def mutate_tflite(rel: str, kind: str, rng: random.Random | None = None) -> byte
         other.outputs = [int(op.outputs[0])]
     elif kind == "variable":
         t.isVariable = True
+    elif kind == "filter-fit" and len(op.inputs) > 1:
+        f = sg.tensors[op.inputs[1]]
+        f.shape = [int(f.shape[0]), *(int(d) for d in f.shape[1:3]), int(f.shape[3]) + 1]
+    elif kind == "conv-input-rank":
+        sg.tensors[op.inputs[0]].shape = [1] * rng.choice([3, 5, 9])
     return _pack(m)
 
 

@@ -80,12 +80,14 @@ def test_bad_pool_attributes_and_a_kernel_wider_than_its_input(tmp_path, capsys)
         _refused(capsys, ["profile", str(model)], "'pool1' (MaxPool)", words)
 
 
-@pytest.mark.parametrize("kind", ["stride0", "dilation0", "padding", "no-options"])
+@pytest.mark.parametrize("kind", ["stride0", "dilation0", "padding", "no-options", "filter-fit",
+                                  "conv-input-rank"])
 def test_tflite_window_options_are_checked(tmp_path, capsys, kind):
     model = tmp_path / "m.tflite"
     model.write_bytes(mutate_tflite(SEED, kind, __import__("random").Random(1)))
     line = _refused(capsys, ["profile", str(model)], "operator 0")
-    assert any(w in line for w in ("stride", "dilation", "padding", "options"))
+    assert any(w in line for w in ("stride", "dilation", "padding", "options", "filter"))
+    _refused(capsys, ["plan", str(model), "--dmo"], "operator 0")
 
 
 @pytest.mark.parametrize("rank", [65, 1000])

@@ -374,7 +374,8 @@ def graph_from_flatbuffer(
         tensor_bytes(s, d, n)  # refuse absurd shapes before anything is built
     roles = _roles(fb, source)
     operators = _operators(fb, kinds, names)
-    check_options(kinds, [op.attrs for op in operators], source)
+    check_options(kinds, [op.attrs for op in operators], source,
+                  [[shapes[i] if i >= 0 else None for i in op.inputs] for op in fb.operators])
     tensors = {}
     for t, n, s, d, r in zip(fb.tensors, names, shapes, dtypes, roles, strict=True):
         raw = fb.buffers[t.buffer]

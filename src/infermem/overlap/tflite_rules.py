@@ -251,5 +251,5 @@ def steps(op: Operator, graph: Graph, pos: int) -> Steps | str:
         return f"no proven rule for {op.type}"
     try:
         return rule(op, graph, pos)
-    except (KeyError, ValueError, TypeError, IndexError) as e:
+    except (KeyError, ValueError, TypeError, IndexError, ArithmeticError) as e:
         return f"{op.type} rule does not apply: {e}"
