@@ -105,3 +105,54 @@ def test_live_names_sweep_equals_the_definition():
     got = live_names(lts, 50)
     want = [tuple(lt.name for lt in lts if lt.first <= s <= lt.last) for s in range(50)]
     assert got == want
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 50), spread=st.sampled_from([1, 4, 1000]))
+def test_validator_sweeps_find_the_same_clashes(seed, n, spread):
+    """Both enumerations the validator picks between yield the same clashing pairs."""
+    import numpy as np
+
+    from infermem.planners.validate import address_pairs
+
+    rng = random.Random(seed)
+    p = random_problem(seed, n, False, False, 16)
+    o = np.array([16 * rng.randrange(spread) for _ in p.buffers], dtype=np.int64)
+    e = o + np.array([b.size for b in p.buffers], dtype=np.int64)
+    first = np.array([b.first for b in p.buffers], dtype=np.int64)
+    last = np.array([b.last for b in p.buffers], dtype=np.int64)
+
+    def clashes(chunks) -> set:
+        out = set()
+        for i, j in chunks:
+            hit = np.maximum(o[i], o[j]) < np.minimum(e[i], e[j])
+            out |= {tuple(sorted(x)) for x in zip(i[hit].tolist(), j[hit].tolist(), strict=True)}
+        return out
+
+    assert clashes(C.time_pairs(first, last)) == clashes(
+        address_pairs(o, e, first, last, np.unique(first)))
+
+
+def test_flat_ids_equal_indexing_a_real_arange():
+    """FlatIds (the ONNX DMO rules' index map) equals indexing a real arange."""
+    import numpy as np
+
+    from infermem.overlap.onnx_rules import FlatIds
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        shape = tuple(int(d) for d in rng.integers(0, 5, size=rng.integers(0, 4)))
+        ids = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+        idx = []
+        for n in shape[: rng.integers(0, len(shape) + 1)]:
+            kind = rng.integers(0, 3)
+            if kind == 0 and n:
+                idx.append(int(rng.integers(-n, n)))
+            elif kind == 1:
+                a, b = sorted(int(x) for x in rng.integers(-1, n + 2, size=2))
+                idx.append(slice(a, b, int(rng.integers(1, 3))))
+            else:
+                idx.append(slice(None))
+        want = ids[tuple(idx)]
+        got = FlatIds(shape).extent(tuple(idx))
+        assert got == ((int(want.min()), int(want.max())) if want.size else None)

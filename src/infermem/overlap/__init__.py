@@ -52,6 +52,9 @@ class Proof:
     positions: tuple[int, ...] = ()  # where the input feeds the operator
 
 
+MAX_INPUTS = 256  # operators with more inputs (Concat/Sum of thousands) get no overlap
+
+
 def _analytic(graph: Graph, op: Operator, positions: list[int]) -> int | str:
     if graph.format == "tflite":
         from .tflite_rules import steps
@@ -147,6 +150,9 @@ def prove(
         best: tuple[int, int, str] | None = None
         notes = []
         big = _too_large(graph, op, positions)
+        if big is None and len(op.inputs) > MAX_INPUTS:
+            big = (f"not analysed: {len(op.inputs):,} inputs, more than {MAX_INPUTS} (each "
+                   "input's rule walks the whole operator: quadratic); no overlap claimed")
         for m in methods if big is None else ():
             d = _METHOD_FNS[m](graph, op, positions)
             if isinstance(d, str):

@@ -258,6 +258,71 @@ def _output_shape(k, family: str) -> tuple[int, ...]:
     return k.out_shapes[0]
 
 
+class FlatIds:
+    """The flat (row-major) element numbers of an array of `shape`, asked only
+    for the lowest and highest an index selects.  Ints, slices and one index
+    array are answered from the strides, without allocating: a 4 GiB tensor
+    used to cost a 4 GiB int64 `arange` here.  Anything else (several index
+    arrays, masks) falls back to indexing a real `arange`, checked against the
+    memory budget first."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = tuple(int(d) for d in shape)
+        self.strides = [math.prod(self.shape[d + 1 :]) for d in range(len(self.shape))]
+        self._ids: np.ndarray | None = None
+
+    def extent(self, idx) -> tuple[int, int] | None:
+        """(lowest, highest) flat number `idx` selects; None if it selects nothing."""
+        idx = idx if isinstance(idx, tuple) else (idx,)
+        try:
+            return self._strided(idx)
+        except _Materialise:
+            sel = self._materialised()[idx]
+            return (int(sel.min()), int(sel.max())) if sel.size else None
+
+    def _strided(self, idx: tuple) -> tuple[int, int] | None:
+        arrays = sum(isinstance(x, (np.ndarray, list)) for x in idx)
+        if len(idx) > len(self.shape) or arrays > 1:
+            raise _Materialise
+        lo = hi = 0
+        for d, n in enumerate(self.shape):
+            a, b = self._axis(idx[d] if d < len(idx) else slice(None), n)
+            if a is None:
+                return None
+            lo, hi = lo + a * self.strides[d], hi + b * self.strides[d]
+        return lo, hi
+
+    @staticmethod
+    def _axis(x, n: int) -> tuple[int | None, int | None]:
+        if isinstance(x, slice):
+            r = range(*x.indices(n))
+            return (min(r[0], r[-1]), max(r[0], r[-1])) if r else (None, None)
+        if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+            i = int(x) + (n if int(x) < 0 else 0)
+            if not 0 <= i < n:
+                raise _Materialise  # let numpy say what is wrong
+            return i, i
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "iu" or (arr.size and not (-n <= arr.min() and arr.max() < n)):
+            raise _Materialise
+        if not arr.size:
+            return None, None
+        arr = np.where(arr < 0, arr + n, arr)
+        return int(arr.min()), int(arr.max())
+
+    def _materialised(self) -> np.ndarray:
+        if self._ids is None:
+            from ..budget import check
+
+            check(8 * math.prod(self.shape), f"the DMO rule's index map of shape {self.shape}")
+            self._ids = np.arange(math.prod(self.shape), dtype=np.int64).reshape(self.shape)
+        return self._ids
+
+
+class _Materialise(Exception):
+    """An index the strides cannot answer."""
+
+
 def steps(op: Operator, graph: Graph, pos: int) -> Steps | str:
     """The executor kernel's chunks for input `pos` of `op`, or why there are none."""
     from ..runtime.kernels import kernel_for
@@ -274,16 +339,15 @@ def steps(op: Operator, graph: Graph, pos: int) -> Steps | str:
     if family is None:
         return f"no rule for the executor's {type(k).__name__} kernel"
     in_shape, out_shape = _input_shape(k, family, pos), _output_shape(k, family)
-    out_ids = np.arange(math.prod(out_shape), dtype=np.int64).reshape(out_shape)
-    in_ids = np.arange(math.prod(in_shape), dtype=np.int64).reshape(in_shape)
+    out_ids, in_ids = FlatIds(out_shape), FlatIds(in_shape)
     write, first = [], []
     for w_idx, r_idx in CHUNKS[family](k, pos):
         if len(write) >= MAX_CHUNKS:
             return f"not analysed: more than {MAX_CHUNKS:,} chunks (bounded work)"
-        w = out_ids[w_idx] if w_idx is not None else None
-        r = in_ids[r_idx] if r_idx is not None else None
-        write.append(int(w.max()) + 1 if w is not None and w.size else 0)
-        first.append(int(r.min()) if r is not None and r.size else -1)
+        w = out_ids.extent(w_idx) if w_idx is not None else None
+        r = in_ids.extent(r_idx) if r_idx is not None else None
+        write.append(w[1] + 1 if w else 0)
+        first.append(r[0] if r else -1)
     return element_steps(
         np.array(write, dtype=np.int64), np.array(first, dtype=np.int64),
         _width(graph, op.outputs[0]), _width(graph, op.inputs[pos]),

@@ -15,7 +15,7 @@ from numbers import Integral
 from ..errors import BadInput, Failure
 from . import best, exact, greedy, search  # noqa: F401  (register the strategies)
 from .bounds import lower_bound
-from .context import context
+from .context import context, pair_count
 from .problem import Buffer, Overlap, Plan, Problem
 from .registry import STRATEGIES, Placed, PlanOptions, register
 from .validate import validate
@@ -91,6 +91,29 @@ def _within(problem: Problem, overlaps: tuple[Overlap, ...]) -> tuple[Overlap, .
     return tuple(o for o in overlaps if o.output in names and o.input in names)
 
 
+MAX_PLAN_PAIRS = 400_000_000  # pairs live at the same time: a clique of ~28,000 buffers
+
+
+def check_work(problem: Problem) -> None:
+    """Refuse, before any work, a problem whose placements would take minutes:
+    every greedy compares each buffer with all placed buffers it lives with,
+    so the work grows with the pairs of buffers live at the same time (20,000
+    inputs of one Concat make 200 million, planned in seconds; 100,000 make
+    5 billion)."""
+    import numpy as np
+
+    bufs = problem.buffers
+    first = np.fromiter((b.first for b in bufs), dtype=np.int64, count=len(bufs))
+    last = np.fromiter((b.last for b in bufs), dtype=np.int64, count=len(bufs))
+    pairs = pair_count(first, last)
+    if pairs > MAX_PLAN_PAIRS:
+        raise BadInput(
+            f"planning {len(bufs):,} buffers with {pairs:,} pairs live at the same time is "
+            f"beyond the planner's work budget of {MAX_PLAN_PAIRS:,} pairs (about a Concat "
+            "of 28,000 inputs); only --strategy linear plans it"
+        )
+
+
 def plan(
     problem: Problem,
     strategy: str = "best",
@@ -109,6 +132,8 @@ def plan(
     if not time_limit > 0:
         raise BadInput(f"time limit must be positive, got {time_limit!r}")
     check_problem(problem)
+    if strategy != "linear":
+        check_work(problem)
     t0 = time.perf_counter()
     opts = PlanOptions(time_limit=time_limit, seed=seed, use_overlaps=use_overlaps)
     result = STRATEGIES[strategy](problem, opts)

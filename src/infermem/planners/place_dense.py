@@ -21,23 +21,31 @@ from .context import Context
 
 
 class Placed:
-    """Placed buffers sorted by offset: ids, offsets, ends, first and last steps."""
+    """Placed buffers sorted by offset: ids, offsets, ends, first and last steps,
+    as the rows of one preallocated array (inserting shifts one block, not
+    five arrays)."""
+
+    ID, OFF, END, FIRST, LAST = range(5)
 
     def __init__(self, ctx: Context, off: Sequence[int]) -> None:
         o = np.asarray(off, dtype=np.int64)
         ids = np.flatnonzero(o >= 0)
         ids = ids[np.argsort(o[ids], kind="stable")]
-        self.ids, self.off = ids, o[ids]
-        self.end = self.off + ctx.size_a[ids]
-        self.first, self.last = ctx.first_a[ids], ctx.last_a[ids]
+        self.rows = np.empty((5, ctx.n), dtype=np.int64)
+        self.k = len(ids)
+        self.rows[:, : self.k] = (ids, o[ids], o[ids] + ctx.size_a[ids], ctx.first_a[ids],
+                                  ctx.last_a[ids])
+
+    def row(self, r: int) -> np.ndarray:
+        return self.rows[r, : self.k]
 
     def add(self, ctx: Context, i: int, x: int) -> None:
-        p = int(np.searchsorted(self.off, x, side="right"))
-        self.ids = np.insert(self.ids, p, i)
-        self.off = np.insert(self.off, p, x)
-        self.end = np.insert(self.end, p, x + ctx.size[i])
-        self.first = np.insert(self.first, p, ctx.first[i])
-        self.last = np.insert(self.last, p, ctx.last[i])
+        p = int(np.searchsorted(self.row(self.OFF), x, side="right"))
+        k = self.k
+        if p < k:
+            self.rows[:, p + 1 : k + 1] = self.rows[:, p:k].copy()
+        self.rows[:, p] = (i, x, x + ctx.size[i], ctx.first[i], ctx.last[i])
+        self.k = k + 1
 
 
 def forbidden(
@@ -47,11 +55,12 @@ def forbidden(
     """(lo, hi) arrays sorted by lo: placing i at x clashes iff lo < x < hi for
     some entry (the same ranges as place.forbidden)."""
     s = ctx.size[i]
-    meets = (placed.first <= ctx.last[i]) & (placed.last >= ctx.first[i])
+    P = placed
+    meets = (P.row(P.FIRST) <= ctx.last[i]) & (P.row(P.LAST) >= ctx.first[i])
     allow = ctx.allow[i] if use_overlaps else None
     if allow:
-        meets &= ~np.isin(placed.ids, np.fromiter(allow, dtype=np.int64, count=len(allow)))
-    lo, hi = placed.off[meets] - s, placed.end[meets]
+        meets &= ~np.isin(P.row(P.ID), np.fromiter(allow, dtype=np.int64, count=len(allow)))
+    lo, hi = P.row(P.OFF)[meets] - s, P.row(P.END)[meets]
     if not allow:
         return lo, hi
     extra = sorted(allowed_range(ctx, j, ks, s, off[j], mirror)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import Failure
-from .context import time_pairs
+from .context import pair_count, time_pairs
 from .problem import Buffer, Problem
 
 
@@ -77,6 +77,45 @@ def _pair_ok(i: int, j: int, off: list[int], size: list[int], allow: dict) -> bo
     )
 
 
+def _candidate_pairs(o, e, first, last):
+    """Chunks of pairs (i, j) that include every pair live at the same time
+    and sharing bytes, by the cheaper of two enumerations:
+
+    * every pair live at the same time (a sort on start step): cheap when
+      lifetimes are short, 200 million pairs on a Concat of 20,000 inputs;
+    * per step where a buffer starts, the pairs of buffers live then whose
+      *addresses* meet (the same sort, on offsets): a valid plan has almost
+      none, so the cost is the sum of those live sets.  Two lifetimes meet iff
+      both are live at the later start, so no pair is missed."""
+    cost_time = pair_count(first, last)
+    starts = np.unique(first)
+    live = np.searchsorted(np.sort(first), starts, side="right") - np.searchsorted(
+        np.sort(last), starts, side="left")
+    if cost_time <= int(live.sum()):
+        yield from time_pairs(first, last)
+    else:
+        yield from address_pairs(o, e, first, last, starts)
+
+
+def address_pairs(o, e, first, last, starts):
+    """Per start step, the pairs of live buffers whose byte ranges meet."""
+    sized = np.flatnonzero(e > o)
+    by_first = sized[np.argsort(first[sized], kind="stable")]
+    by_last = sized[np.argsort(last[sized], kind="stable")]
+    active: dict[int, None] = {}
+    a = b = 0
+    for s in starts.tolist():
+        while a < len(by_first) and first[by_first[a]] <= s:
+            active[int(by_first[a])] = None
+            a += 1
+        while b < len(by_last) and last[by_last[b]] < s:
+            active.pop(int(by_last[b]), None)
+            b += 1
+        ids = np.fromiter(active, dtype=np.int64, count=len(active))
+        for i, j in time_pairs(o[ids], e[ids] - 1):
+            yield ids[i], ids[j]
+
+
 def validate(problem: Problem, offsets: Mapping[str, int]) -> None:
     """Raise Failure naming the first offending buffer(s); return None if the
     plan is safe for `problem`."""
@@ -90,7 +129,7 @@ def validate(problem: Problem, offsets: Mapping[str, int]) -> None:
     first = np.fromiter((b.first for b in bufs), dtype=np.int64, count=len(bufs))
     last = np.fromiter((b.last for b in bufs), dtype=np.int64, count=len(bufs))
     allow = allowed(problem)
-    for i, j in time_pairs(first, last):
+    for i, j in _candidate_pairs(o, e, first, last):
         clash = np.maximum(o[i], o[j]) < np.minimum(e[i], e[j])
         for a, b in zip(i[clash].tolist(), j[clash].tolist(), strict=True):
             if _pair_ok(a, b, off, size, allow):
