@@ -69,5 +69,5 @@ def check(need: int, what: str) -> None:
 
 
 def mib(n: int) -> str:
-    """Budgets are tens of MiB and up: one unit keeps the message comparable."""
-    return f"{n / (1 << 20):,.1f} MiB"
+    """Budgets are tens of MiB and up: MiB, or GiB from 1 GiB."""
+    return f"{n / (1 << 30):,.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):,.1f} MiB"

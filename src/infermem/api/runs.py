@@ -43,7 +43,7 @@ def verify(model: Model, *, plan: str | Path | None = None, strategy: str = "bes
     prove nothing and fail unless `allow_constant_outputs`."""
     from ..planning import plan_model
     from ..runtime.planfile import load_inputs, read_plan
-    from ..runtime.verify import random_inputs
+    from ..runtime.verify import check_memory, random_inputs
     from ..runtime.verify import verify as run_in_arena
 
     graph = _graph(model, input_shapes, alignment)
@@ -66,6 +66,7 @@ def verify(model: Model, *, plan: str | Path | None = None, strategy: str = "bes
             raise BadInput(f"{what} is not available in this build ({e})") from None
         offsets, arena, order = pm.plan.offsets, pm.plan.arena_bytes, pm.order
         name = pm.plan.strategy + (" + DMO" if dmo else "")
+    check_memory(graph, arena, runs + (inputs is not None))
     sets = [load_inputs(Path(inputs), graph)] if inputs is not None else []
     sets += [random_inputs(graph, seed + i) for i in range(runs)]
     report = run_in_arena(graph, graph.source or model, offsets, arena, order, sets, name,

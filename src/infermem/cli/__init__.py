@@ -83,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     except InfermemError as e:
         print(f"infermem: error: {e}", file=sys.stderr)
         return e.exit_code
+    except MemoryError:  # past an estimate: --max-memory set above what the machine holds
+        print("infermem: error: out of memory (the machine could not hold what --max-memory "
+              "allowed; give a smaller --max-memory to be refused before the work starts)",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("infermem: interrupted", file=sys.stderr)
         return 130

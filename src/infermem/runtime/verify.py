@@ -22,6 +22,7 @@ Three questions, answered separately so that none can hide another:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -158,12 +159,32 @@ def index_bound(graph: Graph, name: str) -> int | None:
     return bound
 
 
+def check_memory(graph: Graph, arena_bytes: int, sets: int) -> None:
+    """BadInput, before any input is drawn, when verifying would need more than
+    the memory budget: infermem's arena, onnxruntime's own (about as large) and
+    its copy of the weights (folded constants included: it folds them itself),
+    each input set with its outputs from both runtimes, and the 64-bit draw
+    the largest random input is made from."""
+    from ..budget import check
+
+    inputs = sum(graph.tensors[n].nbytes for n in graph.inputs)
+    outputs = sum(graph.tensors[n].nbytes for n in graph.outputs)
+    draw = max((8 * math.prod(graph.tensors[n].shape) for n in graph.inputs), default=0)
+    need = 2 * arena_bytes + graph.weights_bytes + sets * (inputs + 2 * outputs) + draw
+    check(need, f"verifying {graph.name} (a {arena_bytes:,}-byte arena, {sets} input set(s) "
+                f"of {inputs:,} B, {graph.weights_bytes:,} B of weights)")
+
+
 def random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
     """Seeded inputs: floats standard normal (uniform over the quantization range
     when a QuantizeLinear reads them), small ints over their whole range,
     wider ints small non-negative indices below the extent they index when a
     Gather reads them, else 0 or 1 (attention masks: 1 - mask scaled by the
     float minimum overflows for any other value), coin-flip bools."""
+    from ..budget import check
+
+    check(sum(graph.tensors[n].nbytes + 8 * math.prod(graph.tensors[n].shape)
+              for n in graph.inputs), f"random inputs for {graph.name}")
     rng = np.random.default_rng(seed)
     out = {}
     for name in graph.inputs:

@@ -15,6 +15,7 @@ the model loads and runs, found by bisection in a child process.
 from __future__ import annotations
 
 import json
+import math
 import re
 import signal
 import subprocess
@@ -28,7 +29,7 @@ import numpy as np
 from ..errors import Failure
 from ..planners.problem import align_up
 from ._model import TflmModel, read_model
-from .inputs import random_inputs
+from .inputs import input_specs, random_inputs
 from .problem import build
 
 STEP = 16
@@ -129,6 +130,24 @@ def default_arena(model: TflmModel) -> int:
     return align_up(2 * planned + (1 << 20) + 2048 * sg_ops + 256 * model.tensor_count, STEP)
 
 
+def check_memory(model: TflmModel, sets: int, arena: int | None = None) -> None:
+    """BadInput, before any input is drawn or any child started, when a TFLM run
+    would need more than the memory budget: the arena the child allocates
+    (`arena`, else `default_arena`), each input set held by this process, the
+    .npz that carries it and the child's copy, the outputs coming back, and the
+    64-bit draw the largest random input is made from."""
+    from ..budget import check
+
+    specs = input_specs(model)
+    inputs = sum(math.prod(shape) * dt.itemsize for shape, dt in specs)
+    draw = max((math.prod(shape) * 8 for shape, _ in specs), default=0)
+    outputs = sum(model.main.tensors[i].nbytes for i in model.main.outputs)
+    size = align_up(arena, STEP) if arena else default_arena(model)
+    check(size + sets * (3 * inputs + 2 * outputs) + draw,
+          f"{model.path}: a TFLM run (arena_size {size:,} B, {sets} input set(s) of "
+          f"{inputs:,} B)")
+
+
 def run(
     path: str | Path,
     input_sets: Sequence[Sequence[np.ndarray]],
@@ -139,6 +158,7 @@ def run(
     Without `arena`, start from `default_arena` and grow it while allocation fails."""
     path = Path(path)
     model = read_model(path)
+    check_memory(model, len(input_sets), arena)
     size = align_up(arena, STEP) if arena else default_arena(model)
     with tempfile.TemporaryDirectory(prefix="infermem-tflm-") as tmp:
         inp, outp = Path(tmp, "in.npz"), Path(tmp, "out.npz")
@@ -210,6 +230,7 @@ def measure(
     """Run `path` once in TFLM on seeded random input and report the arena it used;
     with `bisect`, also the smallest arena_size that works."""
     model = read_model(path)
+    check_memory(model, 1, arena)
     r = run(path, [random_inputs(model, seed)], arena, timeout)
     low = min_arena(path, r.arena_size, r.total_bytes, timeout) if bisect else None
     return TflmArena(r.head_bytes, r.tail_bytes, r.total_bytes, low, r.arena_size)

@@ -29,6 +29,8 @@ import numpy as np
 from ..errors import BadInput, Failure
 from ..outputs import atomic_path, check_output
 from ..planners import Plan, Problem, plan, validate
+from ._model import read_model
+from .measure import check_memory
 from .offline import write_offline_plan
 from .problem import TflmProblem, build
 from .verify import VerifyResult, verify
@@ -147,6 +149,8 @@ def optimize(
     check_output(dst, [src], force=force)
     if runs < 0:
         raise BadInput(f"runs must be >= 0, got {runs}")
+    if verify_outputs:  # the TFLM runs that prove the plan, checked before any planning
+        check_memory(read_model(src), runs + len(inputs))
     with atomic_path(dst) as tmp, tempfile.TemporaryDirectory(prefix="infermem-opt-") as work:
         base = src
         if rewritten is not None:

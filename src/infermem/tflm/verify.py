@@ -26,7 +26,7 @@ import numpy as np
 from ..runtime.compare import MAX_SETS, constant_outputs
 from ._model import read_model
 from .inputs import random_inputs
-from .measure import run
+from .measure import check_memory, run
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ def verify(
     """Run both models on `runs` seeded random input sets plus `inputs`, compare
     bit for bit, and check that each output of the original varies."""
     model = read_model(original)
+    check_memory(model, runs + len(inputs))
     sets = [random_inputs(model, seed + k) for k in range(runs)] + [list(s) for s in inputs]
     before = run(original, sets, timeout=timeout)
     after = run(planned, sets, timeout=timeout)
