@@ -241,3 +241,27 @@ def test_helper_process_samples_without_the_gil():
     assert len(tl) >= 50 and np.all(np.diff(tl.t_s) > 0)
     rss = np.asarray(tl.rss_bytes)
     assert rss.max() - rss[0] >= 60 * MIB and rss[-1] < rss.max() - 60 * MIB
+
+
+def test_trend_over_time_on_series():
+    """The verdict without markers, on synthetic sampled series (5 ms apart)."""
+    from infermem.monitor.leak import detect_trend
+
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 6, 0.005)
+    noise = rng.integers(0, 3, len(t)) * 4096  # page-sized jitter
+    start = np.where(t < 1.0, t * 40e6, 40e6)  # a start-up ramp, then flat
+    # a 100 KiB/s leak after start-up is flagged at its rate
+    leak = start + np.where(t > 1.0, (t - 1.0) * 102400, 0) + noise
+    v = detect_trend(t, leak)
+    assert v.detected and v.per == "s" and abs(v.slope_bytes_per_run - 102400) < 0.05 * 102400
+    assert v.to_dict()["slope_bytes_per_s"] == v.slope_bytes_per_run
+    # start-up growth that reaches into the window, then flat: not a leak
+    slow = np.where(t < 3.5, t * 12e6, 42e6) + noise
+    assert not detect_trend(t, slow).detected
+    # a flat exit tail (teardown) does not hide a leak: the last 5% is left out
+    tail = np.where(t < 5.8, leak, leak[np.searchsorted(t, 5.8)])
+    assert detect_trend(t, tail).detected
+    # flat: not flagged, and says what it could have seen
+    flat = detect_trend(t, 50e6 + noise)
+    assert flat.assessed and not flat.detected and "would have been detected" in flat.reason
