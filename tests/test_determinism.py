@@ -84,3 +84,27 @@ def test_hill_climb_seeded_and_bounded_by_work_not_time():
     assert a.offsets == b.offsets and a.notes["attempts"] == b.notes["attempts"]
     # the attempts fit the work budget: each re-places at least one buffer
     assert a.notes["attempts"] <= 0.2 * PLACEMENTS_PER_SECOND
+
+
+ORDER = """
+import json
+from infermem.schedule import best_order
+from infermem.schedule.synthetic import random_cells
+s = best_order(random_cells(8, seed=2), time_limit=0.3)
+print(json.dumps({"order": list(s.order), "peak": s.peak_bytes, "proven": s.proven_optimal}))
+"""
+
+
+def run_order() -> dict:
+    out = subprocess.run([sys.executable, "-c", ORDER], capture_output=True, text=True,
+                         timeout=600, check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.slow
+def test_reorder_search_is_identical_idle_and_under_load():
+    """The order search (--reorder) is cut by counted work, not by the clock: a
+    search its budget stops early gives the same order idle and loaded."""
+    idle = run_order()
+    assert not idle["proven"]  # the budget, not the proof, ended it
+    assert under_load(run_order) == idle

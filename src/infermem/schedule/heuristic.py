@@ -10,25 +10,27 @@ only the better of them is kept.
 
 from __future__ import annotations
 
-import time
-
 from .model import PeakModel, bits
 from .units import Units, ready_after, unit_step
 
 
 def beam(m: PeakModel, u: Units, width: int = 32,
-         deadline: float = float("inf")) -> tuple[int, ...]:
-    """A complete order found by a beam of `width` states per step.  Past the
-    deadline the beam narrows to one (greedy) so that it always finishes.
+         work: float = float("inf")) -> tuple[int, ...]:
+    """A complete order found by a beam of `width` states per step.  Past
+    `work` state expansions the beam narrows to one (greedy) so that it always
+    finishes; work is counted, never timed, so the order is the same on any
+    machine under any load.
     A state is (peak so far, bytes live, done, ready units, trail), where
     trail is a linked list (unit, trail) of the units run, last first."""
     states = [(0, m.start_live, 0, u.initial_ready, None)]
+    spent = 0
     for _ in range(len(u.ops)):
-        if time.perf_counter() > deadline:
+        if spent > work:
             width = 1
         best: dict[int, tuple] = {}
         for peak, live, done, ready, trail in states:
             for k in bits(ready):
+                spent += 1
                 p, after_live = unit_step(m, done, live, u.ops[k])
                 after = done | u.masks[k]
                 cand = (max(peak, p), after_live, after, (ready, done, k), trail)
