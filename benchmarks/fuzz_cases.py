@@ -322,7 +322,7 @@ def _pack(m) -> bytes:
 TFLITE_KINDS = ("while", "unknown-builtin", "self-cycle", "absurd-shape", "neg-shape", "rank",
                 "tensor-index", "opcode-index", "buffer-index", "stride0", "dilation0", "padding",
                 "no-options", "type", "io-empty", "offline-plan", "dup-writer",
-                "variable", "filter-fit", "conv-input-rank")  # fmt: skip
+                "variable", "filter-fit", "conv-input-rank", "input-index")  # fmt: skip
 
 
 def tflite_mutation(rng: random.Random) -> tuple[str, bytes]:
@@ -384,6 +384,8 @@ def mutate_tflite(rel: str, kind: str, rng: random.Random | None = None) -> byte
         t.type = rng.choice([99, 13, 16])
     elif kind == "io-empty":
         sg.inputs = []
+    elif kind == "input-index":
+        sg.inputs = [len(sg.tensors) + 3]
     elif kind == "offline-plan":
         from infermem.tflm.offline import plan_words
 

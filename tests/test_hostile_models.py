@@ -41,6 +41,7 @@ def _refused(capsys, argv, *words) -> str:
     ("self-cycle", ["before operator"]),
     ("absurd-shape", ["sane limit"]),
     ("stride0", ["stride"]),
+    ("input-index", ["graph input"]),
 ])  # fmt: skip
 def test_tflm_paths_refuse_what_profile_refuses(tmp_path, capsys, kind, words):
     model = tmp_path / "m.tflite"

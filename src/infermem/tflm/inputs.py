@@ -85,10 +85,10 @@ def tflm_input_shapes(path: str | Path, input_shapes: Mapping[str, Sequence[int]
         stored_shape_default,
         unique_names,
     )
-    from ..frontends.tflite_flatbuffer import parse
+    from ._model import check_loadable
 
     source = str(path)
-    fb = parse(read_bytes(Path(path)), source)
+    fb = check_loadable(read_bytes(Path(path)), source)  # the loader's checks come first
     names = unique_names(fb.tensors)
     inputs = {names[i]: fb.tensors[i] for i in fb.inputs}
     unknown = sorted(set(input_shapes) - set(inputs))
