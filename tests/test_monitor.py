@@ -70,8 +70,9 @@ def test_phases_timeline_and_exact_peak_of_a_short_spike():
     assert len(tl) >= 10 and tl.columns[:2] == ("t_s", "rss_bytes")
     assert np.all(np.diff(tl["t_s"]) > 0)
     assert "alloc" in tl["phase"] and "idle" in tl["phase"]
-    # samples at least 1 ms apart and not far above the 2 ms period on average
-    assert 0.0015 < float(np.median(np.diff(tl.t_s))) < 0.01
+    # samples at least 1 ms apart (no bunching); a loaded machine delays
+    # wake-ups (16 ms median seen at load 15 on 2 cores), so only a loose cap
+    assert 0.0015 < float(np.median(np.diff(tl.t_s))) < 0.05
     del keep
 
 
