@@ -14,9 +14,8 @@ it runs, each in a fresh `python -m infermem` process:
 `--input-shape` is passed only where the manifest has `run_shapes`, i.e. where
 the file's stored input shapes are symbolic (ONNX dim_param or dim_value -1);
 a `.tflite` with batch -1 in its shape signature gets none, since TFLM and
-LiteRT allocate its stored shape. Models that take token ids or masks are
-verified on ids and masks drawn from the manifest's `value_ranges` (`--inputs`),
-as a user passes tokenized text; every other input is verify's own random draw.
+LiteRT allocate its stored shape. No `--inputs`: verify draws its own (token
+ids below the table they index, 0/1 masks).
 A cell is `ok`, or `FAIL [n]` with the command's one-line error listed under
 the table. Arena bytes: TFLM's own head (measured), infermem's best plan, the
 DMO arena (for `.tflite` the head TFLM measures on the optimized file; for
@@ -36,8 +35,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus"
 COMMANDS = ("profile", "plan", "plan --dmo", "tflm measure", "optimize --dmo", "verify",
@@ -71,31 +68,9 @@ def shape_args(entry: dict) -> list[str]:
     return args
 
 
-def id_inputs(entry: dict, tmp: Path) -> list[str]:
-    """--inputs for models that take token ids or masks: values from the manifest's ranges.
-
-    A user verifying BERT passes tokenized text; random integers would index
-    past an embedding table (onnxruntime refuses) or turn a 0/1 attention mask
-    into overflowing infinities (NaN outputs, which compare equal and prove
-    nothing). Float inputs of such models get their ranges too.
-    """
-    if not any("int" in i["dtype"] for i in entry["inputs"]):
-        return []
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for i in entry["inputs"]:
-        shape, (lo, hi) = entry["run_shapes"][i["name"]], entry["value_ranges"][i["name"]]
-        arrays[i["name"]] = (rng.integers(lo, hi, shape).astype(i["dtype"]) if "int" in i["dtype"]
-                             else rng.uniform(lo, hi, shape).astype(i["dtype"]))  # fmt: skip
-    path = tmp / f"{Path(entry['file']).stem}_inputs.npz"
-    np.savez(path, **arrays)
-    return ["--inputs", str(path)]
-
-
 def argv(command: str, path: Path, entry: dict, tmp: Path) -> list[str]:
     words = command.split()
     extra = ["-o", str(tmp / f"dmo_{path.name}")] if words[0] == "optimize" else []
-    extra += id_inputs(entry, tmp) if words[0] == "verify" else []
     return [sys.executable, "-m", "infermem", *words, str(path), *extra, *shape_args(entry),
             "--json"]  # fmt: skip
 

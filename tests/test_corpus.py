@@ -29,15 +29,6 @@ ONNX = sorted(s for s, e in ENTRIES.items() if e["format"] == "onnx")
 TFLITE = sorted(s for s, e in ENTRIES.items() if e["format"] == "tflite")
 
 TAKES_IDS = tuple(s for s in ONNX if any("int" in i["dtype"] for i in ENTRIES[s]["inputs"]))
-# verify on every .onnx file as a user runs it, except (benchmarks/zoo.py shows why):
-# yolov8n_det - one Sigmoid differs from onnxruntime by 1.2e-4, over the 1e-4
-#   tolerance (verify's tolerances are being made dtype- and magnitude-aware);
-# the models that take token ids and masks: verify draws int64 inputs in [0, 10),
-#   which index past BERT's 2-row token-type table (onnxruntime refuses) and turn
-#   GPT-2's 0/1 attention mask into infinities (NaN logits); they are verified
-#   on ids and masks from the manifest's value_ranges, as a user's tokenizer gives.
-VERIFIES = tuple(s for s in ONNX if s != "yolov8n_det" and s not in TAKES_IDS)
-
 
 def path_of(stem: str) -> Path:
     return CORPUS / ENTRIES[stem]["file"]
@@ -162,7 +153,7 @@ def test_plan_and_dmo_plan_validate_and_dmo_is_never_larger(stem, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stem", VERIFIES)
+@pytest.mark.parametrize("stem", ONNX)
 @pytest.mark.parametrize("dmo", [(), ("--dmo",)], ids=["best", "dmo"])
 def test_verify_runs_the_plan_against_onnxruntime(stem, dmo, capsys):
     doc = run_json(capsys, "verify", str(path_of(stem)), *shape_args(stem), *dmo, "--json")
@@ -197,7 +188,8 @@ def test_onnx_refusal_suggests_a_valid_shape(stem, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", TAKES_IDS)
 @pytest.mark.parametrize("dmo", [(), ("--dmo",)], ids=["best", "dmo"])
-def test_transformers_verify_on_valid_ids(stem, dmo, capsys, tmp_path):
+def test_transformers_verify_on_a_users_ids(stem, dmo, capsys, tmp_path):
+    """Token ids and masks as a tokenizer gives them (--inputs), from the manifest's ranges."""
     feeds = _onnx_feeds(stem, 3)
     sess = ort.InferenceSession(path_of(stem), providers=["CPUExecutionProvider"])
     assert all(np.isfinite(o).all() for o in sess.run(None, feeds))  # a meaningful check
