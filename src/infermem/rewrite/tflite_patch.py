@@ -14,6 +14,7 @@ stage's original output tensor, so the rest of the graph is untouched.
 Operators are emitted patch after patch, so one patch's intermediates are dead
 before the next patch starts: that is where the memory goes.
 
+New tensors are named `patch/r{row}c{col}/t{original index}`: names are flash.
 The object tree given is never modified: new lists hold the original tensor,
 buffer and operator objects (shared, read-only) plus the new ones.
 """
@@ -190,10 +191,9 @@ def _tile_op(em: _Emitter, patch: _Patch, sop: StageOp, op: Any, region: Region,
     if sop.type in PADS:  # the tile of a PAD is its padded input tile: no operator left
         patch.have[out] = (inputs[0], region)
         return
-    new = copy.copy(op)
-    new.inputs, new.outputs = np.array(inputs, np.int32), None
     tensor = em.like(out, region, name)
-    new.outputs = np.array([tensor], np.int32)
+    new = copy.copy(op)
+    new.inputs, new.outputs = np.array(inputs, np.int32), np.array([tensor], np.int32)
     if sop.pads_tile:
         new.builtinOptions = copy.copy(op.builtinOptions)
         new.builtinOptions.padding = fb.Padding.VALID
