@@ -11,7 +11,7 @@ float32 and full-integer int8 exactly as tests/corpus is (make_corpus.py's
 helpers), into benchmarks/.models/ (gitignored: 1.0 @ 224 is 14 MB in float).
 The 0.35 @ 96 variant with 10 classes is tests/corpus/mobilenet_v2_*.tflite.
 
-Also writes the small committed fixture tests/fixtures/dense_only_int8.tflite:
+Also writes the small committed fixture tests/fixtures/patch/dense_only_int8.tflite:
 a fully-connected-only model, which patching must leave unchanged.
 """
 
@@ -70,8 +70,9 @@ def main() -> int:
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else None
     if only is None or "dense_only" in only:
+        (ROOT / "tests" / "fixtures" / "patch").mkdir(exist_ok=True)
         build(KerasSpec("dense_only", dense_only, (-1.0, 1.0), "", ""),
-              ROOT / "tests" / "fixtures", ("int8",))
+              ROOT / "tests" / "fixtures" / "patch", ("int8",))
     CACHE.mkdir(parents=True, exist_ok=True)
     for name, (alpha, size) in VARIANTS.items():
         if only is None or name in only:

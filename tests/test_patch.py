@@ -182,7 +182,7 @@ def test_wrong_halo_is_caught(tmp_path):
 
 def test_fully_connected_model_is_not_patchable():
     with pytest.raises(NotPatchable, match="no patchable stage"):
-        patch_tflite("tests/fixtures/dense_only_int8.tflite", (2, 2))
+        patch_tflite("tests/fixtures/patch/dense_only_int8.tflite", (2, 2))
 
 
 def test_until_must_be_a_cut():
@@ -213,7 +213,7 @@ def test_optimize_patch_leaves_dense_model_unchanged(tmp_path, capsys):
     from infermem.cli import main
 
     out = tmp_path / "dense.tflite"
-    assert main(["optimize", "tests/fixtures/dense_only_int8.tflite", "-o", str(out),
+    assert main(["optimize", "tests/fixtures/patch/dense_only_int8.tflite", "-o", str(out),
                  "--patch", "--runs", "1"]) == 0
     text = capsys.readouterr().out
     assert "patch not applied: no patchable stage" in text
