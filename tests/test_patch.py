@@ -229,3 +229,45 @@ def test_patch_options_need_patch(tmp_path):
     assert main(["optimize", f"{CORPUS}/resnet8_int8.tflite", "-o", str(out),
                  "--patch", "1x1"]) == 2
     assert not out.exists()
+
+
+# --- plan --patch (a what-if: nothing written) ---------------------------------
+
+
+def test_plan_patch_matches_optimize_plan_and_writes_nothing(tmp_path, capsys):
+    import json
+
+    from infermem.cli import main
+
+    model = f"{CORPUS}/mobilenet_v2_int8.tflite"
+    opts = ["--patch", "3x3", "--patch-until", "9", "--dmo", "--json"]
+    assert main(["plan", model, *opts]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    p = doc["patch"]
+    assert p["patched"] and p["grid"] == [3, 3] and p["stage_ops"] == [0, 9]
+    assert doc["arena_bytes"] == p["arena_after"] < p["arena_before"]
+    assert p["macs_after"] > p["macs_before"] and p["flash_after"] > p["flash_before"]
+    plain = infermem_plan(model)
+    assert p["arena_before"] == plain  # the model as it is, same options
+    out = tmp_path / "mv2.tflite"
+    assert main(["optimize", model, "-o", str(out), *opts, "--no-verify"]) == 0
+    opt = json.loads(capsys.readouterr().out)
+    assert opt["planned_arena_bytes"] == p["arena_after"]  # the plan optimize would write
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["mv2.tflite"]
+
+
+def infermem_plan(model: str) -> int:
+    import infermem
+
+    return infermem.plan(model, dmo=True).arena_bytes
+
+
+def test_plan_patch_not_patchable_and_bad_input(capsys):
+    from infermem.cli import main
+
+    assert main(["plan", "tests/fixtures/patch/dense_only_int8.tflite", "--patch"]) == 0
+    assert "patch not applied: no patchable stage" in capsys.readouterr().out
+    assert main(["plan", "tests/fixtures/resnet_f32.onnx", "--patch"]) == 2
+    assert "rewrites .tflite models only" in capsys.readouterr().err
+    assert main(["plan", f"{CORPUS}/resnet8_int8.tflite", "--patch-until", "3"]) == 2
+    assert main(["plan", f"{CORPUS}/resnet8_int8.tflite", "--patch", "1x1"]) == 2

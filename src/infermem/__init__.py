@@ -19,7 +19,7 @@ import types
 __version__ = "0.1.0"
 
 API = ("load", "profile", "plan", "optimize", "verify", "fit", "monitor", "report", "measure",
-       "quantize", "demo", "devices", "max_batch")
+       "quantize", "demo", "devices", "max_batch", "plan_patched")
 MODULE_API = ("profile", "fit", "quantize", "monitor", "report")  # also submodules
 _LAZY = {
     "Monitor": ("infermem.monitor.session", "Monitor"),

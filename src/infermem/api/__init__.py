@@ -36,6 +36,7 @@ from .model import (
 )
 from .monitoring import MonitorReport, monitor
 from .pages import DemoResult, ReportResult, demo, report
+from .patching import PatchPlanResult, plan_patched
 from .runs import (
     MeasureResult,
     OptimizeReport,
@@ -49,7 +50,8 @@ from .runs import (
 
 __all__ = [
     "DemoResult", "FitResult", "MaxBatchResult", "MeasureResult", "MonitorReport",
-    "OptimizeReport", "PlanResult", "ProfileResult", "QuantizeReport", "ReportResult",
+    "OptimizeReport", "PatchPlanResult", "PlanResult", "ProfileResult", "QuantizeReport",
+    "ReportResult",
     "VerifyResult", "demo", "devices", "fit", "load", "max_batch", "measure", "monitor",
-    "optimize", "plan", "profile", "quantize", "report", "verify",
+    "optimize", "plan", "plan_patched", "profile", "quantize", "report", "verify",
 ]  # fmt: skip

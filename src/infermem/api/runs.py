@@ -121,17 +121,6 @@ def _patch_json(r, patched) -> dict:
     return doc
 
 
-def _check_patch(patch: str | None, patch_until: int | None, max_mac_overhead: float) -> None:
-    from ..rewrite import parse_grid
-
-    if patch is None and (patch_until is not None or max_mac_overhead != 25.0):
-        raise BadInput("--patch-until and --max-mac-overhead need --patch")
-    if patch not in (None, "auto"):
-        parse_grid(patch)
-    if not 0 <= max_mac_overhead <= 10000:
-        raise BadInput(f"--max-mac-overhead {max_mac_overhead:g}: give a percentage >= 0")
-
-
 def optimize(model: str | Path, output: str | Path, *, strategy: str = "best",
              time_limit: float = 10.0, preserve_inputs: bool = False, reorder: bool = False,
              dmo: bool = False, verify_outputs: bool = True, runs: int = 3,
@@ -148,13 +137,14 @@ def optimize(model: str | Path, output: str | Path, *, strategy: str = "best",
     from ..tflm import optimize as optimize_tflite
     from ..tflm._model import read_model
     from ..tflm.inputs import load_inputs, tflm_input_shapes
+    from .patching import check_patch
 
     if runs < 0:
         raise BadInput(f"--runs must be >= 0, got {runs}")
     if inputs is not None and not verify_outputs:
         raise BadInput("--inputs are compared by verification; drop --no-verify")
     check_alignment(alignment, 16)
-    _check_patch(patch, patch_until, max_mac_overhead)
+    check_patch(patch, patch_until, max_mac_overhead)
     shapes = tflm_input_shapes(model, {k: tuple(v) for k, v in (input_shapes or {}).items()})
     sets = [load_inputs(read_model(model), inputs)] if inputs is not None else []
     if verify_outputs and runs == 0 and not sets:

@@ -249,6 +249,18 @@ def add_whatif_args(p: argparse.ArgumentParser) -> None:
                    help="zero the smallest-magnitude PCT (e.g. 50%%) of each weight tensor")
 
 
+def add_patch_args(p: argparse.ArgumentParser) -> None:
+    """--patch, --patch-until, --max-mac-overhead: patch-based inference (rewrite/)."""
+    p.add_argument("--patch", nargs="?", const="auto", metavar="GRID|auto",
+                   help="run the first stage patch by patch (grid RxC or N; 'auto', the "
+                        "default, tries 2x2..6x6 at every stage end and keeps the smallest "
+                        "arena)")
+    p.add_argument("--patch-until", type=int, metavar="OP",
+                   help="with --patch: end the patched stage after operator OP")
+    p.add_argument("--max-mac-overhead", type=float, default=25.0, metavar="PCT",
+                   help="with --patch: the most halo recomputation allowed (default 25%%)")
+
+
 def add_force_arg(p: argparse.ArgumentParser) -> None:
     """`--force`, the same everywhere: replace an output file that exists (never an input)."""
     p.add_argument("--force", action="store_true",

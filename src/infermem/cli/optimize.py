@@ -13,6 +13,7 @@ from ._common import (
     add_json_arg,
     add_model_args,
     add_output_arg,
+    add_patch_args,
     add_reorder_arg,
     add_runs_arg,
     add_seed_arg,
@@ -38,14 +39,7 @@ def add_parser(sub) -> None:
                    help="keep graph inputs intact after inference")  # fmt: skip
     add_reorder_arg(p)
     add_dmo_arg(p)
-    p.add_argument("--patch", nargs="?", const="auto", metavar="GRID|auto",
-                   help="run the first stage patch by patch (grid RxC or N; 'auto', the "
-                        "default, tries 2x2..6x6 at every stage end and keeps the smallest "
-                        "arena)")
-    p.add_argument("--patch-until", type=int, metavar="OP",
-                   help="with --patch: end the patched stage after operator OP")
-    p.add_argument("--max-mac-overhead", type=float, default=25.0, metavar="PCT",
-                   help="with --patch: the most halo recomputation allowed (default 25%%)")
+    add_patch_args(p)
     p.add_argument("--no-verify", dest="verify", action="store_false",
                    help="write without running original and planned model in TFLM")  # fmt: skip
     add_runs_arg(p, 3)

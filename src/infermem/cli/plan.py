@@ -11,6 +11,7 @@ from ._common import (
     add_json_arg,
     add_model_args,
     add_output_arg,
+    add_patch_args,
     add_plot_arg,
     add_reorder_arg,
     add_strategy_arg,
@@ -34,6 +35,7 @@ def add_parser(sub) -> None:
         help="with --dmo: per operator, the overlap proven, its method, and the "
         "overlap the plan uses",
     )
+    add_patch_args(p)
     add_json_arg(p)
     add_output_arg(p, "the plan as JSON", metavar="PLAN.json")
     p.add_argument("--header", type=Path, help="write a C header with the offsets")
@@ -43,7 +45,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..api import plan
+    from ..api import plan, plan_patched
+    from ..api.patching import check_patch
     from ..outputs import write_text, written
     from ..report.layout_plot import check_plot_path
     from ..report.units import human_bytes
@@ -52,10 +55,18 @@ def run(args) -> int:
                   {"-o": args.output, "--header": args.header, "--plot": args.plot})
     if args.plot is not None:
         check_plot_path(args.plot)
-    r = plan(args.model, strategy=args.strategy, time_limit=args.time_limit,
-             alignment=args.align, reorder=args.reorder, dmo=args.dmo, explain=args.explain,
-             input_shapes=dict(args.input_shape))
-    doc = r.to_json()
+    kw = dict(strategy=args.strategy, time_limit=args.time_limit, alignment=args.align,
+              reorder=args.reorder, dmo=args.dmo, explain=args.explain,
+              input_shapes=dict(args.input_shape))  # fmt: skip
+    patched = None
+    if args.patch is None:
+        check_patch(None, args.patch_until, args.max_mac_overhead)
+        r = plan(args.model, **kw)
+    else:
+        patched = plan_patched(args.model, patch=args.patch, patch_until=args.patch_until,
+                               max_mac_overhead=args.max_mac_overhead, **kw)
+        r = patched.result
+    doc = patched.to_json() if patched else r.to_json()
     if args.output:
         written(write_text(args.output, json.dumps(doc, indent=2)))
     if args.header:
@@ -78,6 +89,8 @@ def run(args) -> int:
         f"gap {p.gap:.2%} {optimal}; {len(pm.problem.buffers)} buffers, validated, "
         f"{p.seconds * 1000:.1f} ms"
     )
+    if patched is not None:
+        _print_patch(out, patched)
     if r.order_change is not None:
         out.print(r.order_change.describe(), highlight=False)
     if r.stored_offline_plan is not None:
@@ -88,3 +101,17 @@ def run(args) -> int:
 
         render_explain(list(r.dmo_rows), out)
     return 0
+
+
+def _print_patch(out, patched) -> None:
+    """Before/after: the arena, and what the rewrite costs."""
+    d = patched.patch_json()
+    if not d["patched"]:
+        out.print(f"patch not applied: {d['reason']}", highlight=False)
+        return
+    saved = d["arena_before"] - d["arena_after"]
+    out.print(f"patched (what-if, no file written): {d['reason']}", highlight=False)
+    out.print(f"arena {d['arena_before']:,} B -> {d['arena_after']:,} B ({saved:,} B saved, "
+              f"{d['arena_before'] / max(d['arena_after'], 1):.2f}x smaller); TFLM's own "
+              f"planner {d['tflm_planner_arena_before']:,} B -> "
+              f"{d['tflm_planner_arena_after']:,} B", highlight=False)

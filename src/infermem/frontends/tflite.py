@@ -17,6 +17,7 @@ Operator `type` is the BuiltinOperator name ("CONV_2D", "ADD", ...) or
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -398,3 +399,12 @@ def load_tflite(path: Path, input_shapes: Mapping[str, tuple[int, ...]]) -> Grap
     path = Path(path)
     fb = parse(read_bytes(path), str(path))
     return graph_from_flatbuffer(fb, str(path), input_shapes or {}, path.stem)
+
+
+def load_tflite_bytes(data: bytes, source: str, name: str,
+                      input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> Graph:
+    """A .tflite held in memory (a rewrite never written to disk) as a Graph;
+    `source` names it in messages, and `meta["source_bytes"]` holds the bytes
+    for the readers that would otherwise open the file (TFLM's problem)."""
+    graph = graph_from_flatbuffer(parse(data, source), source, input_shapes or {}, name)
+    return replace(graph, meta={**graph.meta, "source_bytes": data})

@@ -45,6 +45,10 @@ def _as_model(model: Graph | TflmModel | str | Path) -> TflmModel:
     if isinstance(model, TflmModel):
         return model
     if isinstance(model, Graph):
+        if model.format == "tflite" and "source_bytes" in model.meta:  # held in memory
+            from ._model import model_from_bytes
+
+            return model_from_bytes(model.meta["source_bytes"], model.source)
         if model.format != "tflite" or not model.source:
             raise BadInput("a TFLM problem needs a .tflite model (the graph has no .tflite source)")
         return read_model(model.source)

@@ -1,0 +1,95 @@
+"""Patch-based inference as a what-if (`infermem plan --patch`): the rewrite
+chosen as `optimize --patch` would choose it, planned in memory and compared
+with the model as it is.  No model file is written; nothing runs in TFLM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BadInput
+from .model import PlanResult, Shapes, check_alignment, plan
+
+
+def check_patch(patch: str | None, patch_until: int | None, max_mac_overhead: float) -> None:
+    """The --patch options as one command takes them: the others need --patch,
+    a grid is N or RxC, the budget a percentage."""
+    from ..rewrite import parse_grid
+
+    if patch is None and (patch_until is not None or max_mac_overhead != 25.0):
+        raise BadInput("--patch-until and --max-mac-overhead need --patch")
+    if patch not in (None, "auto"):
+        parse_grid(patch)
+    if not 0 <= max_mac_overhead <= 10000:
+        raise BadInput(f"--max-mac-overhead {max_mac_overhead:g}: give a percentage >= 0")
+
+
+@dataclass(frozen=True)
+class PatchPlanResult:
+    """The arena before and after patching (`infermem plan --patch`)."""
+
+    before: PlanResult  # the model as it is
+    after: PlanResult | None  # the chosen rewrite; None when nothing was patched
+    choice: object  # rewrite.choose.Choice: the candidates tried and the reason
+
+    @property
+    def patch(self):
+        """The rewrite.PatchResult chosen (MACs, operators, flash), or None."""
+        return self.choice.result
+
+    @property
+    def result(self) -> PlanResult:
+        """The plan the user would run: the patched one when there is one."""
+        return self.after or self.before
+
+    def to_json(self) -> dict:
+        return {**self.result.to_json(), "patch": self.patch_json()}
+
+    def patch_json(self) -> dict:
+        p, c = self.patch, self.choice
+        doc = {"patched": p is not None, "reason": c.reason,
+               "arena_before": self.before.arena_bytes, "arena_after": self.result.arena_bytes,
+               "tflm_planner_arena_before": c.arena_before,
+               "tflm_planner_arena_after": c.arena_after if p else c.arena_before,
+               "candidates_tried": len(c.tried)}  # fmt: skip
+        if p is not None:
+            doc.update(grid=list(p.grid), stage_ops=[p.stage_ops[0], p.stage_ops[-1]],
+                       stage_output=p.stage_output, macs_before=p.macs_before,
+                       macs_after=p.macs_after, mac_overhead=round(p.mac_overhead, 6),
+                       ops_before=p.ops_before, ops_after=p.ops_after,
+                       flash_before=p.flash_before, flash_after=p.flash_after)
+        return doc
+
+
+def plan_patched(model: str | Path, *, patch: str = "auto", patch_until: int | None = None,
+                 max_mac_overhead: float = 25.0, strategy: str = "best",
+                 time_limit: float = 10.0, alignment: int = 16, reorder: bool = False,
+                 dmo: bool = False, explain: bool = False,
+                 input_shapes: Shapes = None) -> PatchPlanResult:
+    """Choose the patched rewrite of a .tflite `model` (`patch`: 'auto' or 'RxC';
+    stage end `patch_until` or chosen; at most `max_mac_overhead` percent more
+    MACs) and plan both graphs with the same options; the rewrite stays in memory."""
+    from ..frontends import sniff_format
+    from ..frontends.tflite import load_tflite_bytes
+    from ..rewrite import parse_grid
+    from ..rewrite.choose import choose
+
+    check_alignment(alignment)
+    check_patch(patch, patch_until, max_mac_overhead)
+    if input_shapes:
+        raise BadInput("--input-shape with --patch: the rewrite keeps the stored shapes")
+    path = Path(model)
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file")
+    if sniff_format(path) != "tflite":
+        raise BadInput(f"{path}: --patch rewrites .tflite models only")
+    kw = dict(strategy=strategy, time_limit=time_limit, alignment=alignment,
+              reorder=reorder, dmo=dmo, explain=explain)  # fmt: skip
+    before = plan(path, **kw)
+    grids = None if patch == "auto" else [parse_grid(patch)]
+    choice = choose(path, grids, patch_until, max_mac_overhead / 100)
+    after = None
+    if choice.result is not None:
+        graph = load_tflite_bytes(choice.result.data, f"{path} (patched)", path.stem)
+        after = plan(graph, **kw)
+    return PatchPlanResult(before, after, choice)
