@@ -271,3 +271,47 @@ def test_plan_patch_not_patchable_and_bad_input(capsys):
     assert "rewrites .tflite models only" in capsys.readouterr().err
     assert main(["plan", f"{CORPUS}/resnet8_int8.tflite", "--patch-until", "3"]) == 2
     assert main(["plan", f"{CORPUS}/resnet8_int8.tflite", "--patch", "1x1"]) == 2
+
+
+# --- fit's patch level and the sweep's ------------------------------------------
+
+
+def test_fit_patch_level_is_the_patched_plan_and_measured(capsys):
+    import json
+    import re
+
+    import infermem
+    from infermem.cli import main
+
+    model = f"{CORPUS}/resnet8_int8.tflite"
+    assert main(["fit", model, "--patch", "--device", "stm32f401", "--json"]) == 0
+    levels = json.loads(capsys.readouterr().out)["levels"]
+    assert list(levels) == ["runtime", "infermem", "reorder", "dmo", "patch", "int8"]
+    p, dmo = levels["patch"], levels["dmo"]
+    assert p["arena_bytes"] < dmo["arena_bytes"] and p["flash_bytes"] > dmo["flash_bytes"]
+    # the same plan `plan --patch --dmo` prints (best plan + DMO on the rewrite)
+    assert p["arena_bytes"] == infermem.plan_patched(model, dmo=True).after.arena_bytes
+    head, planned = re.search(r"head ([\d,]+) B \(TFLM's planner re-implemented: ([\d,]+) B",
+                              p["how"]).groups()
+    assert head == planned  # measured in TFLM = TFLM's planner on the rewrite
+    assert levels["int8"]["arena_bytes"] == p["arena_bytes"]  # already int8: patch kept
+    assert main(["fit", model, "--device", "stm32f401", "--json", "--no-measure"]) == 0
+    assert "patch" not in json.loads(capsys.readouterr().out)["levels"]  # only when asked
+
+
+def test_sweep_patch_level_is_fits(tmp_path, capsys):
+    import json
+
+    from infermem.cli import main
+    from infermem.fit import model_needs
+    from infermem.frontends import load
+    from infermem.rewrite.level import PatchSpec
+
+    model = f"{CORPUS}/resnet8_int8.tflite"
+    assert main(["sweep", model, "--levels", "dmo,patch", "--no-cache", "--no-measure",
+                 "--devices", "stm32f401", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["models"][0]
+    assert list(row["levels"]) == ["dmo", "patch"]
+    needs = model_needs(load(model), patch=PatchSpec())
+    assert row["levels"]["patch"]["arena_bytes"] == needs.level("patch").arena_bytes
+    assert row["levels"]["patch"]["arena_bytes"] < row["levels"]["dmo"]["arena_bytes"]

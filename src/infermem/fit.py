@@ -10,6 +10,8 @@ Levels, each adding to the one before:
 - `infermem`: infermem's best plan, same operator order.
 - `reorder`: the memory-optimal operator order (`schedule.best_order`).
 - `dmo`: outputs overlapping their inputs where proven safe (`overlap`).
+- `patch` (only when asked, `.tflite`): the first stage run patch by patch,
+  the rewrite `optimize --patch` would write (`rewrite.level`).
 - `int8`: weights and activations int8 (a what-if for a float model; the
   same figures for a model already int8).
 
@@ -32,12 +34,15 @@ from .graph import Graph, Role
 from .planners.problem import align_up
 from .whatif import WhatIf, apply, weights_flash_bytes, with_dtypes
 
-LEVELS = ("runtime", "infermem", "reorder", "dmo", "int8")
+LEVELS = ("runtime", "infermem", "reorder", "dmo", "int8")  # always computed
+# ... and in order with the one computed only when asked (it rewrites the model)
+ALL_LEVELS = ("runtime", "infermem", "reorder", "dmo", "patch", "int8")
 LABELS = {
     "runtime": "as the runtime plans it today",
     "infermem": "infermem's best plan",
     "reorder": "+ reorder",
     "dmo": "+ DMO",
+    "patch": "+ patch",
     "int8": "+ int8",
 }
 CONV_TYPES = {"CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "Conv", "ConvTranspose"}
@@ -169,8 +174,9 @@ def _try(fn: Callable[[], object]) -> tuple[object | None, str | None]:
 
 
 def model_needs(graph: Graph, what: WhatIf | None = None, alignment: int = 16,
-                time_limit: float = 5.0, measure: bool = False) -> Needs:
-    """RAM and flash at every level for `graph` (with `what` applied to all)."""
+                time_limit: float = 5.0, measure: bool = False, patch=None) -> Needs:
+    """RAM and flash at every level for `graph` (with `what` applied to all);
+    the `patch` level too when `patch` (a `rewrite.level.PatchSpec`) is given."""
     what = what or WhatIf()
     g = apply(graph, what)
     persistent, head = _persistent(graph, measure)
@@ -208,8 +214,22 @@ def model_needs(graph: Graph, what: WhatIf | None = None, alignment: int = 16,
     else:
         prev = min(dmo_arena, prev)
         levels.append(level("dmo", prev, wbytes, dmo_how(graph.format)))
-    levels.append(_int8(graph, g, alignment, time_limit, sched is not None,
-                        dmo_arena is not None, flash, structure, persistent, prev))
+    pl = None
+    if patch is not None:
+        from .rewrite.level import patch_level
+
+        pl = patch_level(graph, patch, lambda pg: arena(
+            apply(pg, what), pg.file_order, "best", dmo=dmo_arena is not None), measure, prev)
+        lv = level("patch", pl.arena_bytes, wbytes, pl.how)
+        levels.append(dataclasses.replace(lv, flash_bytes=lv.flash_bytes + pl.extra_flash)
+                      if lv.available else lv)
+        prev = min(prev, pl.arena_bytes or prev)
+    i8 = _int8(graph, g, alignment, time_limit, sched is not None,
+               dmo_arena is not None, flash, structure, persistent, prev)
+    if pl is not None and pl.graph is not None:
+        i8 = _patched_int8(i8, pl, what, dmo_arena is not None, alignment, time_limit,
+                           persistent)
+    levels.append(i8)
     return Needs(graph.name, graph.format, alignment, persistent, structure, tuple(levels),
                  what.describe() if what.active else None)
 
@@ -273,6 +293,24 @@ def _int8(graph: Graph, g: Graph, alignment: int, time_limit: float, reorder: bo
                  f"{how}; {used}", changes_model=not same)
 
 
+def _patched_int8(i8: Level, pl, what: WhatIf, dmo: bool, alignment: int, time_limit: float,
+                  persistent: Persistent) -> Level:
+    """The int8 what-if on the patched graph, where that is smaller (a model
+    already int8 keeps the patch level, flash included)."""
+    if not i8.changes_model:
+        same = i8.arena_bytes == pl.arena_bytes
+        return dataclasses.replace(i8, flash_bytes=i8.flash_bytes + pl.extra_flash * same,
+                                   how=i8.how + ", patch" * same)
+    pg = pl.graph
+    a = plan_arena(pg, with_dtypes(apply(pg, what), "int8", "int8"), pg.file_order, "best",
+                   dmo, alignment, time_limit)
+    if a >= i8.arena_bytes:
+        return i8
+    return dataclasses.replace(i8, arena_bytes=a, ram_bytes=a + persistent.bytes,
+                               flash_bytes=i8.flash_bytes + pl.extra_flash,
+                               how=f"{i8.how}; on the patched graph")
+
+
 def device_fit(needs: Needs, device: Device) -> DeviceFit:
     fits, ext = {}, {}
     ram_ext = max(device.sram_bytes, device.external_ram_bytes or 0)
@@ -295,12 +333,13 @@ def _le(need: int, have: int | None) -> bool:
 def _verdict(needs: Needs, device: Device, fits, ext) -> str:
     if fits["runtime"]:
         return "fits as the runtime plans it"
-    first = next((n for n in LEVELS[1:] if fits[n]), None)
+    names = [lv.name for lv in needs.levels]
+    first = next((n for n in names[1:] if fits[n]), None)
     if first and needs.level(first).changes_model:
         return "fits only with int8 weights and activations (what-if; see `infermem quantize`)"
     if first:
         return f"fits only with infermem ({LABELS[first]})"
-    first = next((n for n in LEVELS if ext[n]), None)
+    first = next((n for n in names if ext[n]), None)
     if first:
         return f"fits only using external memory ({LABELS[first]})"
     best = min((lv for lv in needs.levels if lv.available), key=lambda lv: lv.ram_bytes)

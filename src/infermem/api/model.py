@@ -204,18 +204,24 @@ def fit(model: Model, *, devices: Sequence[str] = (), device_files: Sequence[str
         kind: str | None = None, budget: str | None = None, time_limit: float = 5.0,
         alignment: int = 16, measure: bool = True, input_shapes: Shapes = None,
         weights_dtype: str | None = None, activations_dtype: str | None = None,
-        prune: float | str | None = None) -> FitResult:
+        prune: float | str | None = None, patch: str | None = None,
+        patch_until: int | None = None, max_mac_overhead: float = 25.0) -> FitResult:
     """Does it fit?  The RAM and flash needed at each level (runtime, infermem,
     reorder, DMO, int8) checked against `devices` (names or aliases; default
     every bundled device), of `kind` ('mcu', 'board', 'sbc'), plus a `budget`
-    ('256KiB') as one more target.  `measure` runs TFLM for a `.tflite`."""
+    ('256KiB') as one more target.  `measure` runs TFLM for a `.tflite`.
+    `patch` ('auto' or 'RxC') adds the patch level: the patched rewrite of a
+    `.tflite` (stage end `patch_until`, at most `max_mac_overhead` % more MACs)."""
     from ..fit import fit as fit_devices
     from ..fit import model_needs
+    from .patching import check_patch, patch_spec
 
+    check_patch(patch, patch_until, max_mac_overhead)
     what = whatif(weights_dtype, activations_dtype, prune)
     targets = _targets(devices, device_files, kind, budget)
     graph = _graph(model, input_shapes, alignment)
-    needs = model_needs(graph, what, alignment, time_limit, measure=measure)
+    needs = model_needs(graph, what, alignment, time_limit, measure=measure,
+                        patch=patch_spec(patch, patch_until, max_mac_overhead))
     return FitResult(graph, fit_devices(needs, targets))
 
 

@@ -24,6 +24,16 @@ def check_patch(patch: str | None, patch_until: int | None, max_mac_overhead: fl
         raise BadInput(f"--max-mac-overhead {max_mac_overhead:g}: give a percentage >= 0")
 
 
+def patch_spec(patch: str | None, patch_until: int | None = None,
+               max_mac_overhead: float = 25.0):
+    """The fit/sweep `patch` level's `rewrite.level.PatchSpec`, or None when not asked."""
+    if patch is None:
+        return None
+    from ..rewrite.level import PatchSpec
+
+    return PatchSpec(patch, patch_until, max_mac_overhead / 100)
+
+
 @dataclass(frozen=True)
 class PatchPlanResult:
     """The arena before and after patching (`infermem plan --patch`)."""

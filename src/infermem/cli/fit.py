@@ -10,6 +10,7 @@ from ._common import (
     add_device_file_arg,
     add_json_arg,
     add_no_measure_arg,
+    add_patch_args,
     add_shape_args,
     add_time_limit_arg,
     add_whatif_args,
@@ -34,6 +35,7 @@ def add_parser(sub) -> None:
                         "one more target, or the limit for --max-batch")
     p.add_argument("--max-batch", action="store_true",
                    help="the largest batch whose best plan (arena + weights) fits --budget")
+    add_patch_args(p)
     add_json_arg(p)
     add_whatif_args(p)
     p.set_defaults(func=run)
@@ -61,7 +63,8 @@ def _fit(args) -> int:
             budget=args.budget, time_limit=args.time_limit, alignment=args.align,
             measure=args.measure, input_shapes=dict(args.input_shape),
             weights_dtype=args.weights_dtype, activations_dtype=args.activations_dtype,
-            prune=args.prune)
+            prune=args.prune, patch=args.patch, patch_until=args.patch_until,
+            max_mac_overhead=args.max_mac_overhead)
     if args.json:
         print(json.dumps(r.to_json(), indent=2))
         return 0

@@ -27,7 +27,8 @@ def add_parser(sub) -> None:
                    help="comma-separated device names or aliases (default: all)")
     add_device_file_arg(p)
     p.add_argument("--levels", metavar="L,L,...",
-                   help="levels to report (default: runtime,infermem,reorder,dmo,int8)")
+                   help="levels to report (default: runtime,infermem,reorder,dmo,int8; name "
+                        "patch to add it: a patched-rewrite search per .tflite)")
     p.add_argument("--verify", action="store_true",
                    help="prove each level's arena by running the model in it (TFLM / executor)")
     add_no_measure_arg(p)

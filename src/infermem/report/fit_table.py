@@ -7,12 +7,12 @@ from rich.console import Console
 from rich.table import Table
 
 from ..batch import MaxBatch
-from ..fit import LEVELS, FitReport
+from ..fit import FitReport
 from .units import human_bytes
 
 _MARK = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "n/a"}
 SHORT = {"runtime": "runtime", "infermem": "infermem", "reorder": "+reorder", "dmo": "+DMO",
-         "int8": "+int8"}
+         "patch": "+patch", "int8": "+int8"}
 
 
 FLASH_EXCLUDES = ("the runtime's own code (interpreter, kernels) and your application are not "
@@ -56,12 +56,13 @@ def render_devices(report: FitReport, console: Console) -> None:
     table.add_column("device", no_wrap=True, min_width=width)  # names are never cut
     table.add_column("SRAM", justify="right", no_wrap=True)
     table.add_column("flash", justify="right", no_wrap=True)
-    for name in LEVELS:
+    names = [lv.name for lv in report.needs.levels]
+    for name in names:
         table.add_column(short_label(name, report.needs.format), justify="center",
                          no_wrap=True)
     for f in report.devices:
         d = f.device
-        cells = [_cell(f.fits[n], f.fits_external[n]) for n in LEVELS]
+        cells = [_cell(f.fits[n], f.fits_external[n]) for n in names]
         flash = _compact(d.flash_bytes) if d.flash_bytes is not None else "card"
         table.add_row(d.name, _compact(d.sram_bytes), flash, *cells)
     console.print(table)

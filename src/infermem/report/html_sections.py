@@ -6,7 +6,6 @@ Each function lays out one part of a `ReportData`; none computes a figure
 
 from __future__ import annotations
 
-from ..fit import LEVELS
 from .fit_table import short_label
 from .gather import ReportData
 from .html_kit import Col, bar, collapsible, esc, hb, name, num, pct, section, src, table
@@ -152,15 +151,16 @@ def fit_section(d: ReportData) -> str:
     levels = table([Col("level"), Col("arena", True), Col("arena B", True),
                     Col("RAM needed B", True), Col("flash needed B", True), Col("how")],
                    level_rows)
+    names = [lv.name for lv in n.levels]
     dev_rows = []
     for f in d.fit.devices:
         dv = f.device
         dev_rows.append([esc(dv.name), hb(dv.sram_bytes),
                          hb(dv.flash_bytes) if dv.flash_bytes is not None else "card",
-                         *(_mark(f.fits[k], f.fits_external[k]) for k in LEVELS),
+                         *(_mark(f.fits[k], f.fits_external[k]) for k in names),
                          esc(f.verdict)])
     cols = [Col("device"), Col("SRAM", True), Col("flash", True),
-            *(Col(short_label(k, n.format), center=True) for k in LEVELS), Col("verdict")]
+            *(Col(short_label(k, n.format), center=True) for k in names), Col("verdict")]
     devices = table(cols, dev_rows)
     note = (f'<p class="note">RAM needed = arena + the runtime\'s persistent data '
             f"{num(n.persistent.bytes)} B "

@@ -13,11 +13,11 @@ from __future__ import annotations
 from .cache import Cache, default_dir
 from .results import SweepResult, to_json
 from .run import sweep
-from .task import NOT_BUILT, SweepOptions, Task, discover, evaluate, parse_levels
+from .task import DEFAULT_LEVELS, SweepOptions, Task, discover, evaluate, parse_levels
 from .worker import close_workers, run_task
 
 __all__ = [
-    "NOT_BUILT",
+    "DEFAULT_LEVELS",
     "Cache",
     "SweepOptions",
     "SweepResult",

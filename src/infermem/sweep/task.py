@@ -21,18 +21,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import BadInput, InfermemError
-from ..fit import LEVELS
+from ..fit import ALL_LEVELS, LEVELS
 
 SUFFIXES = (".onnx", ".tflite")
-# Levels the issue asks for that infermem does not build yet: refused by name.
-NOT_BUILT = {"patch": "patch-based inference (issue #13) is not built yet"}
+# Every level but `patch`, which is computed only when named (a rewrite search per model).
+DEFAULT_LEVELS = LEVELS
 
 
 @dataclass(frozen=True)
 class SweepOptions:
     """Everything that changes what a worker computes (and so the cache key)."""
 
-    levels: tuple[str, ...] = LEVELS
+    levels: tuple[str, ...] = DEFAULT_LEVELS
     verify: bool = False
     measure: bool = True  # .tflite: run TFLM for the runtime level's head and tail
     time_limit: float = 5.0  # per plan / order search
@@ -59,17 +59,15 @@ def parse_levels(text: str | Sequence[str] | None) -> tuple[str, ...]:
     """'runtime,dmo' -> ('runtime', 'dmo') in LEVELS order; BadInput naming the
     available levels for an unknown or unbuilt one."""
     if text is None:
-        return LEVELS
+        return DEFAULT_LEVELS
     items = text.split(",") if isinstance(text, str) else list(text)
     names = [s.strip().lower() for s in items if s.strip()]
     if not names:
-        raise BadInput(f"--levels is empty; available: {', '.join(LEVELS)}")
+        raise BadInput(f"--levels is empty; available: {', '.join(ALL_LEVELS)}")
     for n in names:
-        if n in NOT_BUILT:
-            raise BadInput(f"level {n!r}: {NOT_BUILT[n]}; available: {', '.join(LEVELS)}")
-        if n not in LEVELS:
-            raise BadInput(f"unknown level {n!r}; available: {', '.join(LEVELS)}")
-    return tuple(lv for lv in LEVELS if lv in names)
+        if n not in ALL_LEVELS:
+            raise BadInput(f"unknown level {n!r}; available: {', '.join(ALL_LEVELS)}")
+    return tuple(lv for lv in ALL_LEVELS if lv in names)
 
 
 def discover(paths: Iterable[str | os.PathLike]) -> list[str]:
@@ -157,7 +155,12 @@ def _evaluate(path: str, task: Task) -> dict:
     o = task.options
     graph = load(path)
     prof = profile(graph, alignment=o.alignment)
-    needs = model_needs(graph, None, o.alignment, o.time_limit, measure=o.measure)
+    spec = None
+    if "patch" in o.levels:
+        from ..rewrite.level import PatchSpec
+
+        spec = PatchSpec()
+    needs = model_needs(graph, None, o.alignment, o.time_limit, measure=o.measure, patch=spec)
     doc = to_json(fit(needs, ()))
     doc.pop("devices")
     verification = None

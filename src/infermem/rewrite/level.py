@@ -1,0 +1,88 @@
+"""The `patch` level of `infermem fit` (and `sweep`): the arena of the patched
+rewrite `optimize --patch` would write, planned as the `dmo` level plans.
+
+The rewrite is chosen by `choose` (TFLM's own planner ranks the candidates)
+and planned in memory with infermem's best plan (DMO where it is available);
+with `measure`, the rewritten model also runs once in TFLM under TFLM's own
+planner, and that head is stated beside the planned figure.  A model the
+rewrite cannot help keeps the level before it, with the reason.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BadInput, Failure
+from ..graph import Graph
+
+
+@dataclass(frozen=True)
+class PatchSpec:
+    """What to try: `grid` 'auto' or 'RxC', stage end `until`, MAC budget (a fraction)."""
+
+    grid: str = "auto"
+    until: int | None = None
+    max_mac_overhead: float = 0.25
+
+
+@dataclass(frozen=True)
+class PatchLevel:
+    arena_bytes: int | None  # None: the level is n/a (`how` says why)
+    extra_flash: int  # the rewrite's added operators and index constants
+    graph: Graph | None  # the patched graph, None when nothing was patched
+    how: str
+
+
+def patch_level(graph: Graph, spec: PatchSpec, plan_graph, measure: bool,
+                prev: int) -> PatchLevel:
+    """`plan_graph(g)` plans a loaded graph as the level before does; `prev` is
+    that level's arena."""
+    why = _unpatchable(graph)
+    if why:
+        return PatchLevel(None, 0, None, why)
+    from ..frontends.tflite import load_tflite_bytes
+    from . import parse_grid
+    from .choose import choose
+
+    grids = None if spec.grid == "auto" else [parse_grid(spec.grid)]
+    try:
+        choice = choose(graph.source, grids, spec.until, spec.max_mac_overhead)
+    except BadInput as e:
+        return PatchLevel(None, 0, None, f"not patched: {e}")
+    r = choice.result
+    if r is None:
+        return PatchLevel(prev, 0, None, f"graph left as it is: {choice.reason}")
+    pg = load_tflite_bytes(r.data, f"{graph.source} (patched)", graph.name)
+    arena = plan_graph(pg)
+    how = f"{r.describe()}; planned {arena:,} B"
+    if measure:
+        how += "; " + _measured(r.data, choice.arena_after)
+    if arena >= prev:
+        return PatchLevel(prev, 0, None, f"{how}, no smaller than the level before: graph "
+                          "left as it is")
+    return PatchLevel(arena, r.flash_after - r.flash_before, pg, how)
+
+
+def _unpatchable(graph: Graph) -> str | None:
+    if graph.format != "tflite" or not graph.source or not Path(graph.source).is_file():
+        return "patch-based inference rewrites .tflite files only"
+    if graph.meta.get("batch", 1) != 1:
+        return "not patched: the rewrite keeps the file's stored shapes (batch 1)"
+    return None
+
+
+def _measured(data: bytes, tflm_planned: int | None) -> str:
+    """The patched model's head in TFLM (its own planner), from a temporary copy."""
+    from ..tflm import measure
+
+    with tempfile.TemporaryDirectory(prefix="infermem-patch-") as tmp:
+        path = Path(tmp) / "patched.tflite"
+        path.write_bytes(data)
+        try:
+            head = measure(path, bisect=False).head_bytes
+        except Failure as e:
+            return f"TFLM measurement failed: {e}"
+    return (f"measured in TFLM under its own planner: head {head:,} B (TFLM's planner "
+            f"re-implemented: {tflm_planned:,} B)")
