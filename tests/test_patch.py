@@ -315,3 +315,28 @@ def test_sweep_patch_level_is_fits(tmp_path, capsys):
     needs = model_needs(load(model), patch=PatchSpec())
     assert row["levels"]["patch"]["arena_bytes"] == needs.level("patch").arena_bytes
     assert row["levels"]["patch"]["arena_bytes"] < row["levels"]["dmo"]["arena_bytes"]
+
+
+# --- profile --patch: where the rewrite moves the peak --------------------------
+
+
+def test_profile_patch_splits_stage_and_rest(capsys):
+    import json
+
+    import infermem
+    from infermem.cli import main
+
+    model = f"{CORPUS}/mobilenet_v2_int8.tflite"
+    assert main(["profile", model, "--patch", "3x3", "--patch-until", "9", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    p, b, a = doc["patch"], doc["patch"]["stage_before"], doc["patch"]["stage_after"]
+    assert p["patched"] and b["stage_ops"] == 10 and a["stage_ops"] > b["stage_ops"]
+    assert a["rest_peak_bytes"] == b["rest_peak_bytes"]  # the rest is untouched
+    assert a["stage_peak_bytes"] < b["stage_peak_bytes"] == p["peak_before"]
+    assert p["peak_after"] == max(p["live_after"]) == max(a["stage_peak_bytes"],
+                                                          a["rest_peak_bytes"])
+    assert doc["peak_bytes"] == p["peak_before"]  # the profile itself is the file's
+    r = infermem.profile_patched(model, patch="3x3", patch_until=9)
+    assert [x.live_bytes for x in r.after.profile.operators] == p["live_after"]
+    assert main(["profile", "tests/fixtures/resnet_f32.onnx", "--patch"]) == 2
+    assert main(["profile", model, "--patch", "--prune", "50%"]) == 2

@@ -19,7 +19,8 @@ import types
 __version__ = "0.1.0"
 
 API = ("load", "profile", "plan", "optimize", "verify", "fit", "monitor", "report", "measure",
-       "quantize", "demo", "devices", "max_batch", "plan_patched")
+       "quantize", "demo", "devices", "max_batch", "plan_patched",
+       "profile_patched")
 MODULE_API = ("profile", "fit", "quantize", "monitor", "report")  # also submodules
 _LAZY = {
     "Monitor": ("infermem.monitor.session", "Monitor"),

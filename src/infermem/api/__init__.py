@@ -36,7 +36,7 @@ from .model import (
 )
 from .monitoring import MonitorReport, monitor
 from .pages import DemoResult, ReportResult, demo, report
-from .patching import PatchPlanResult, plan_patched
+from .patching import PatchPlanResult, PatchProfileResult, plan_patched, profile_patched
 from .runs import (
     MeasureResult,
     OptimizeReport,
@@ -50,8 +50,8 @@ from .runs import (
 
 __all__ = [
     "DemoResult", "FitResult", "MaxBatchResult", "MeasureResult", "MonitorReport",
-    "OptimizeReport", "PatchPlanResult", "PlanResult", "ProfileResult", "QuantizeReport",
-    "ReportResult",
-    "VerifyResult", "demo", "devices", "fit", "load", "max_batch", "measure", "monitor",
-    "optimize", "plan", "plan_patched", "profile", "quantize", "report", "verify",
+    "OptimizeReport", "PatchPlanResult", "PatchProfileResult", "PlanResult", "ProfileResult",
+    "QuantizeReport", "ReportResult", "VerifyResult", "demo", "devices", "fit", "load",
+    "max_batch", "measure", "monitor", "optimize", "plan", "plan_patched", "profile",
+    "profile_patched", "quantize", "report", "verify",
 ]  # fmt: skip

@@ -79,20 +79,13 @@ def plan_patched(model: str | Path, *, patch: str = "auto", patch_until: int | N
     """Choose the patched rewrite of a .tflite `model` (`patch`: 'auto' or 'RxC';
     stage end `patch_until` or chosen; at most `max_mac_overhead` percent more
     MACs) and plan both graphs with the same options; the rewrite stays in memory."""
-    from ..frontends import sniff_format
     from ..frontends.tflite import load_tflite_bytes
     from ..rewrite import parse_grid
     from ..rewrite.choose import choose
 
-    check_alignment(alignment)
-    check_patch(patch, patch_until, max_mac_overhead)
     if input_shapes:
         raise BadInput("--input-shape with --patch: the rewrite keeps the stored shapes")
-    path = Path(model)
-    if not path.is_file():
-        raise BadInput(f"{path}: no such file")
-    if sniff_format(path) != "tflite":
-        raise BadInput(f"{path}: --patch rewrites .tflite models only")
+    path = _tflite(model, patch, patch_until, max_mac_overhead, alignment)
     kw = dict(strategy=strategy, time_limit=time_limit, alignment=alignment,
               reorder=reorder, dmo=dmo, explain=explain)  # fmt: skip
     before = plan(path, **kw)
@@ -103,3 +96,85 @@ def plan_patched(model: str | Path, *, patch: str = "auto", patch_until: int | N
         graph = load_tflite_bytes(choice.result.data, f"{path} (patched)", path.stem)
         after = plan(graph, **kw)
     return PatchPlanResult(before, after, choice)
+
+
+@dataclass(frozen=True)
+class StageMemory:
+    """Live-set peaks of a graph split at the patched stage's end (file order)."""
+
+    stage_ops: int  # operators that compute the stage (its rewrite, after patching)
+    stage_peak: int  # the largest live set while the stage runs
+    rest_peak: int  # ... while the rest of the graph runs (untouched by the rewrite)
+
+    def to_json(self) -> dict:
+        return {"stage_ops": self.stage_ops, "stage_peak_bytes": self.stage_peak,
+                "rest_peak_bytes": self.rest_peak}
+
+
+def stage_memory(profile, stage_ops: int) -> StageMemory:
+    """Split `profile`'s per-operator live bytes after its first `stage_ops` steps."""
+    live = [r.live_bytes for r in profile.operators]
+    return StageMemory(stage_ops, max(live[:stage_ops], default=0),
+                       max(live[stage_ops:], default=0))
+
+
+@dataclass(frozen=True)
+class PatchProfileResult:
+    """The static profile before and after patching (`infermem profile --patch`)."""
+
+    before: object  # ProfileResult of the model as it is
+    after: object | None  # ProfileResult of the patched graph; None when nothing was patched
+    choice: object  # rewrite.choose.Choice
+    stage_before: StageMemory | None
+    stage_after: StageMemory | None
+
+    def to_json(self) -> dict:
+        c, p = self.choice, self.choice.result
+        doc = {"patched": p is not None, "reason": c.reason}
+        if p is not None:
+            a = self.after.profile
+            doc.update(grid=list(p.grid), stage_ops=[p.stage_ops[0], p.stage_ops[-1]],
+                       peak_before=self.before.profile.peak_bytes, peak_after=a.peak_bytes,
+                       stage_before=self.stage_before.to_json(),
+                       stage_after=self.stage_after.to_json(),
+                       live_after=[r.live_bytes for r in a.operators])
+        return {**self.before.to_json(), "patch": doc}
+
+
+def profile_patched(model: str | Path, *, patch: str = "auto", patch_until: int | None = None,
+                    max_mac_overhead: float = 25.0, alignment: int = 16) -> PatchProfileResult:
+    """The live memory per operator of a .tflite `model` and of its patched
+    rewrite (chosen as `optimize --patch` chooses it), with each split into
+    the patched stage and the rest: where patching moved the peak."""
+    from ..frontends.tflite import load_tflite_bytes
+    from ..rewrite import parse_grid
+    from ..rewrite.choose import choose
+    from .model import profile
+
+    path = _tflite(model, patch, patch_until, max_mac_overhead, alignment)
+    before = profile(path, alignment=alignment)
+    choice = choose(path, None if patch == "auto" else [parse_grid(patch)], patch_until,
+                    max_mac_overhead / 100)
+    r = choice.result
+    if r is None:
+        return PatchProfileResult(before, None, choice, None, None)
+    after = profile(load_tflite_bytes(r.data, f"{path} (patched)", path.stem),
+                    alignment=alignment)
+    rest = r.ops_before - len(r.stage_ops)  # the rest of the graph follows the stage
+    return PatchProfileResult(before, after, choice,
+                              stage_memory(before.profile, len(r.stage_ops)),
+                              stage_memory(after.profile, r.ops_after - rest))
+
+
+def _tflite(model, patch, patch_until, max_mac_overhead, alignment: int) -> Path:
+    """The checks every --patch what-if makes; the model's path."""
+    from ..frontends import sniff_format
+
+    check_alignment(alignment)
+    check_patch(patch, patch_until, max_mac_overhead)
+    path = Path(model)
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file")
+    if sniff_format(path) != "tflite":
+        raise BadInput(f"{path}: --patch rewrites .tflite models only")
+    return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._common import (
     add_json_arg,
     add_model_args,
+    add_patch_args,
     add_whatif_args,
     console,
     print_shape_notes,
@@ -18,6 +19,7 @@ def add_parser(sub) -> None:
     add_json_arg(p)
     p.add_argument("--sparsity", action="store_true",
                    help="per weight tensor: zero fraction, bytes dense / CSR / bitmask")
+    add_patch_args(p)
     add_whatif_args(p)
     p.set_defaults(func=run)
 
@@ -28,6 +30,11 @@ def run(args) -> int:
     from ..report.profile_table import render_profile
     from ..report.sparsity_table import render_sparsity
 
+    if args.patch is not None:
+        return _patched(args)
+    from ..api.patching import check_patch
+
+    check_patch(None, args.patch_until, args.max_mac_overhead)
     r = profile(args.model, input_shapes=dict(args.input_shape), alignment=args.align,
                 weights_dtype=args.weights_dtype, activations_dtype=args.activations_dtype,
                 prune=args.prune, sparsity=args.sparsity)
@@ -45,4 +52,38 @@ def run(args) -> int:
         out.print(r.stored_offline_plan.describe(), soft_wrap=True, highlight=False)
     if r.whatif is not None:
         out.print(f"[yellow]{r.whatif.describe()}[/yellow]")
+    return 0
+
+
+def _patched(args) -> int:
+    """`profile --patch`: the profile of the model as it is, then where the
+    rewrite moves the peak (the stage's live-set peak against the rest's)."""
+    from ..api import profile_patched
+    from ..errors import BadInput
+    from ..report.json_rows import dumps_rows
+    from ..report.profile_table import render_profile
+
+    if args.input_shape or args.sparsity or args.weights_dtype or args.activations_dtype \
+            or args.prune:
+        raise BadInput("--patch profiles the file as stored: drop --input-shape, --sparsity "
+                       "and the what-ifs")
+    r = profile_patched(args.model, patch=args.patch, patch_until=args.patch_until,
+                        max_mac_overhead=args.max_mac_overhead, alignment=args.align)
+    if args.json:
+        print(dumps_rows(r.to_json()))
+        return 0
+    out = console()
+    render_profile(r.before.profile, out)
+    if r.after is None:
+        out.print(f"patch not applied: {r.choice.reason}", highlight=False)
+        return 0
+    b, a = r.stage_before, r.stage_after
+    last = r.choice.result.stage_ops[-1]
+    out.print(f"patched (what-if, no file written): {r.choice.reason}", highlight=False)
+    out.print(f"  stage (operators 0..{last}): {b.stage_ops} -> {a.stage_ops} operators, "
+              f"live-set peak {b.stage_peak:,} B -> {a.stage_peak:,} B", highlight=False)
+    out.print(f"  rest of the graph: live-set peak {b.rest_peak:,} B (unchanged: "
+              f"{a.rest_peak:,} B)", highlight=False)
+    out.print(f"  model peak {r.before.profile.peak_bytes:,} B -> "
+              f"{r.after.profile.peak_bytes:,} B", highlight=False)
     return 0
