@@ -340,3 +340,21 @@ def test_profile_patch_splits_stage_and_rest(capsys):
     assert [x.live_bytes for x in r.after.profile.operators] == p["live_after"]
     assert main(["profile", "tests/fixtures/resnet_f32.onnx", "--patch"]) == 2
     assert main(["profile", model, "--patch", "--prune", "50%"]) == 2
+
+
+def test_report_patch_section_plots_before_and_after(tmp_path):
+    import infermem
+    from infermem.cli import main
+
+    model = f"{CORPUS}/resnet8_int8.tflite"
+    r = infermem.report(model, measure=False, patch="2x2", patch_until=7)
+    p = infermem.profile_patched(model, patch="2x2", patch_until=7)
+    section = r.html.split('id="patch"', 1)[1].split("<section", 1)[0]
+    assert section.count("data:image/png;base64,") == 1  # the before/after plot, inline
+    for n in (p.stage_before.stage_peak, p.stage_after.stage_peak, p.stage_after.rest_peak):
+        assert f"{n:,}" in section
+    assert p.after.profile.peak_bytes < p.before.profile.peak_bytes
+    assert 'id="patch"' not in infermem.report(model, measure=False).html  # only when asked
+    out = tmp_path / "r.html"
+    assert main(["report", model, "-o", str(out), "--patch-until", "7"]) == 2
+    assert not out.exists()

@@ -31,24 +31,35 @@ class ReportResult:
 def report(model: Model, output: str | Path | None = None, *, strategy: str = "best",
            time_limit: float = 5.0, alignment: int = 16, measure: bool = True,
            devices: Sequence[str] = (), input_shapes: Shapes = None,
-           force: bool = False, runtimes: str | None = None) -> ReportResult:
+           force: bool = False, runtimes: str | None = None, patch: str | None = None,
+           patch_until: int | None = None, max_mac_overhead: float = 25.0) -> ReportResult:
     """Gather the profile, every fast planner, DMO, reordering, TFLM's measured
     arena (`measure`, `.tflite`) and device fit; with `runtimes` ('all' or a
     comma list, as `monitor --runtime`) also run the model in those runtimes
-    side by side; render one self-contained HTML page; write it to `output`
-    when given (through the output guard)."""
+    side by side; with `patch` ('auto' or 'RxC', a .tflite) add the live
+    memory before and after patching (`profile_patched`); render one
+    self-contained HTML page; write it to `output` when given (through the
+    output guard)."""
     from ..outputs import check_output, write_text
     from ..report.gather import gather
     from ..report.html import render
+    from .patching import check_patch
 
     check_alignment(alignment)
+    check_patch(patch, patch_until, max_mac_overhead)
     source = model.source if hasattr(model, "source") else model
     if output is not None:
         check_output(output, [source], force=force, what="-o")
     data = gather(source, strategy, time_limit, alignment, measure, list(devices),
                   {k: tuple(v) for k, v in (input_shapes or {}).items()})
     side = _side_by_side(str(source), runtimes, input_shapes) if runtimes else None
-    page = render(data, runtimes=side)
+    patched = None
+    if patch is not None:
+        from .patching import profile_patched
+
+        patched = profile_patched(source, patch=patch, patch_until=patch_until,
+                                  max_mac_overhead=max_mac_overhead, alignment=alignment)
+    page = render(data, runtimes=side, patched=patched)
     if output is not None:
         write_text(output, page)
     return ReportResult(data, page, None if output is None else str(output), side)

@@ -16,6 +16,7 @@ from ._common import (
     add_model_args,
     add_no_measure_arg,
     add_output_arg,
+    add_patch_args,
     add_strategy_arg,
     add_time_limit_arg,
     check_outputs,
@@ -36,6 +37,7 @@ def add_parser(sub) -> None:
     p.add_argument("--runtimes", metavar="R", default=None,
                    help="also run the model in these runtimes (all, or a comma list, as "
                    "`monitor --runtime`) and add them side by side")
+    add_patch_args(p)
     add_force_arg(p)
     p.set_defaults(func=run)
 
@@ -50,7 +52,9 @@ def run(args) -> int:
     check_outputs([args.model], args.force, {"-o": args.output})
     r = report(args.model, args.output, strategy=args.strategy, time_limit=args.time_limit,
                alignment=args.align, measure=args.measure, devices=args.device,
-               input_shapes=dict(args.input_shape), force=args.force, runtimes=args.runtimes)
+               input_shapes=dict(args.input_shape), force=args.force, runtimes=args.runtimes,
+               patch=args.patch, patch_until=args.patch_until,
+               max_mac_overhead=args.max_mac_overhead)
     if args.output is not None:
         written(args.output)
     if args.json:

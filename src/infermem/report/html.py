@@ -181,10 +181,11 @@ def _footer(d: ReportData) -> str:
 
 
 def render(d: ReportData, plots: dict[str, bytes] | None = None,
-           runtimes: dict | None = None) -> str:
+           runtimes: dict | None = None, patched=None) -> str:
     """The whole page.  `plots` (name -> PNG) default to `make_plots(d)`; the
     arena layouts are inline SVG (`layout_svg`), one hover title per tensor;
-    `runtimes`: a `sidebyside.comparison_dict` document, shown as a section."""
+    `runtimes`: a `sidebyside.comparison_dict` document, shown as a section;
+    `patched`: an `api.patching.PatchProfileResult`, shown after the live memory."""
     from .layout_svg import layout_svg
     from .report_json import report_json
     from .runtimes_section import runtimes_section
@@ -193,6 +194,7 @@ def render(d: ReportData, plots: dict[str, bytes] | None = None,
     body = "".join([
         _header(d), cards(d), notes_section(d),
         live_section(d, png(plots["live"], "live bytes per operator step")),
+        _patch(patched),
         peak_section(d), weights_section(d),
         planners_section(d),
         layout_section(d, layout_svg(layout_strips(d))),
@@ -208,6 +210,18 @@ def render(d: ReportData, plots: dict[str, bytes] | None = None,
         "</head>"
         f"<body><main>{body}</main></body></html>\n"
     )
+
+
+def _patch(r) -> str:
+    if r is None:
+        return ""
+    from .html_patch import patch_section
+    from .plots import patch_plot
+
+    img = "" if r.after is None else png(
+        patch_plot(r.before.profile, r.after.profile, r.stage_before.stage_ops,
+                   r.stage_after.stage_ops), "live bytes per operator step, before and after")
+    return patch_section(r, img)
 
 
 def make_plots(d: ReportData) -> dict[str, bytes]:

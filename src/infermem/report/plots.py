@@ -110,6 +110,34 @@ def live_plot(p: Profile, lines: Mapping[str, tuple[int, str]],
     return _png(fig)
 
 
+def patch_plot(before: Profile, after: Profile, stage_before: int, stage_after: int) -> bytes:
+    """Live bytes per step before and after patching, side by side on one byte
+    scale (the step counts differ: the rewrite adds operators); the patched
+    stage shaded in both."""
+    plt = _pyplot()
+    top = max(before.peak_bytes, after.peak_bytes, 1)
+    u = unit_for(top)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 2.9), sharey=True,
+                             gridspec_kw={"width_ratios": [1, 2]})
+    for ax, p, stage, title, colour in (
+            (axes[0], before, stage_before, "as it is", RUNTIME),
+            (axes[1], after, stage_after, "patched", ACCENT)):
+        live = [u.of(r.live_bytes) for r in p.operators]
+        steps = list(range(len(live)))
+        ax.axvspan(-0.5, stage - 0.5, color=GRID, alpha=0.6, linewidth=0)
+        ax.fill_between(steps, live, step="mid", color=colour, alpha=0.18, linewidth=0)
+        ax.step(steps, live, where="mid", color=colour, linewidth=1.4)
+        ax.set_title(f"{title}: peak {p.peak_bytes:,} B (shaded: the patched stage)",
+                     fontsize=9, color=INK)
+        ax.set_xlim(-0.6, max(len(live) - 0.4, 0.6))
+        ax.set_xlabel("operator step")
+        _tidy(ax)
+    axes[0].set_ylim(0, u.of(top) * 1.15)
+    axes[0].set_ylabel(f"live bytes ({u.name})")
+    fig.tight_layout()
+    return _png(fig)
+
+
 @dataclass(frozen=True)
 class Panel:
     title: str  # not model-derived (strategy and level names)
