@@ -33,6 +33,11 @@ TFLITE_SEEDS = ("dmo/ops_int8.tflite", "dmo/ops_f32.tflite", "tiny_unet_int8.tfl
                 "inception_block_int8.tflite", "ds_cnn_int8.tflite")  # fmt: skip
 ONNX_SEEDS = ("inception_block_f32.onnx", "ds_cnn_f32.onnx")
 
+# Every case runs under this budget, below the harness's default 2 GiB RSS
+# limit: the harness checks that infermem keeps to the budget it is given
+# (its default, half of the available RAM, is far above the limit).
+BUDGET = ("--max-memory", "1536MiB")
+
 # Commands; '{m}' is the model, '{d}' the case folder.  fit measures in TFLM
 # only in the `fit-tflm` variant.
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -472,7 +477,7 @@ def path_case(rng: random.Random) -> tuple[str, str, tuple[str, ...], dict, tupl
     if rng.random() < 0.3 and target not in ("existing", "directory", "missing-parent",
                                              "plot-extension", "same-twice"):  # fmt: skip
         argv.append("--force")  # an input is refused even with --force
-    return target, argv[0], tuple(argv), files, links
+    return target, argv[0], (*argv, *BUDGET), files, links
 
 
 # ------------------------------------------------------------------ cases
@@ -499,5 +504,5 @@ def make_case(seed: int, number: int, heavy_ok: bool = False) -> Case:
     if heavy and command in TFLITE_ONLY:
         command = "profile"
     model = f"model{suffix}"
-    argv = tuple(a.replace("{m}", f"{{d}}/{model}") for a in COMMANDS[command])
+    argv = tuple(a.replace("{m}", f"{{d}}/{model}") for a in COMMANDS[command]) + BUDGET
     return Case(number, family, mutation, command, argv, {model: data}, heavy=heavy)
