@@ -89,26 +89,6 @@ def big_input_onnx(gib: int = 4) -> onnx.ModelProto:
 
 def big_input_tflite(gib: int = 4) -> bytes:
     """The same as a .tflite: one RELU on a float32 input of `gib` GiB."""
-    import flatbuffers
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+    from infermem.sidebyside.baseline import relu_tflite
 
-    shape = [1, gib * 256, 1024, 1024]
-    tensors = []
-    for i, name in enumerate(("x", "y")):
-        t = fb.TensorT()
-        t.shape, t.type, t.buffer, t.name = shape, fb.TensorType.FLOAT32, i + 1, name
-        tensors.append(t)
-    op = fb.OperatorT()
-    op.opcodeIndex, op.inputs, op.outputs = 0, [0], [1]
-    sub = fb.SubGraphT()
-    sub.tensors, sub.inputs, sub.outputs, sub.operators = tensors, [0], [1], [op]
-    code = fb.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = fb.BuiltinOperator.RELU
-    code.version = 1
-    model = fb.ModelT()
-    model.version, model.operatorCodes, model.subgraphs = 3, [code], [sub]
-    model.buffers = [fb.BufferT() for _ in range(3)]
-    model.description = "big input"
-    b = flatbuffers.Builder(1024)
-    b.Finish(model.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    return relu_tflite((1, gib * 256, 1024, 1024))

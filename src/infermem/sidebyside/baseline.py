@@ -27,6 +27,12 @@ def trivial_onnx(path: Path) -> Path:
 
 
 def trivial_tflite(path: Path, shape: tuple[int, ...] = (1,)) -> Path:
+    """Write `relu_tflite(shape)` to `path`."""
+    path.write_bytes(relu_tflite(shape))
+    return path
+
+
+def relu_tflite(shape: tuple[int, ...] = (1,)) -> bytes:
     """float32[shape] -> RELU -> float32[shape], built with the schema's object API."""
     import flatbuffers
 
@@ -51,8 +57,7 @@ def trivial_tflite(path: Path, shape: tuple[int, ...] = (1,)) -> Path:
     m.description = b"infermem trivial model"
     builder = flatbuffers.Builder(1024)
     builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
-    path.write_bytes(bytes(builder.Output()))
-    return path
+    return bytes(builder.Output())
 
 
 def trivial_model(runtime: str, folder: Path) -> Path:
