@@ -7,8 +7,12 @@ and can be re-run on a tile without changing a single bit:
 - CONV_2D and DEPTHWISE_CONV_2D (SAME padding becomes an explicit PAD with the
   value the kernel's padding implies: 0.0, or the input zero point for int8,
   which is what TFLM's PAD writes from the output's zero point);
-- AVERAGE_POOL_2D / MAX_POOL_2D with VALID padding (with SAME, TFLM's average
-  divides by the in-bounds count, so a padded tile would differ: the stage ends);
+- MAX_POOL_2D (SAME padding becomes an explicit PADV2 with the lowest value of
+  the dtype: -128 in int8, -inf in float, which no maximum ever picks);
+- AVERAGE_POOL_2D with VALID padding, or SAME padding that pads nothing (where
+  SAME pads, TFLM divides by the in-bounds count, which a padded tile cannot
+  reproduce: the stage ends there);
+- CONCATENATION along channels (the branches of an Inception block);
 - PAD / PADV2 over height and width only;
 - element-wise operators, binary ones (ADD of a residual, MUL, SUB) when both
   operands are tiles of the same shape or the other one is a per-channel
@@ -29,7 +33,7 @@ import numpy as np
 
 from ..errors import BadInput
 from ..frontends.tflite_options import OPERATOR_NAMES, schema_fb
-from .receptive import IDENTITY, SpatialOp, Window, window
+from .receptive import IDENTITY, Region, SpatialOp, Window, clip, needed, window
 
 CONVS = {"CONV_2D", "DEPTHWISE_CONV_2D"}
 POOLS = {"AVERAGE_POOL_2D", "MAX_POOL_2D"}
@@ -40,6 +44,11 @@ UNARY = {
     "SQRT", "RSQRT",
 }  # fmt: skip
 BINARY = {"ADD", "MUL", "SUB", "PRELU", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"}
+CONCAT = "CONCATENATION"
+# the value a border PADV2 writes before a SAME max pool: the lowest of the dtype
+LOWEST = {fb_type: v for fb_type, v in (
+    (schema_fb.TensorType.INT8, -128), (schema_fb.TensorType.INT16, -32768),
+    (schema_fb.TensorType.FLOAT32, float("-inf")))}
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,8 @@ class StageOp:
     spatial: tuple[int, ...]
     h: Window = IDENTITY
     w: Window = IDENTITY
-    pads_tile: bool = False  # SAME conv: border tiles get an explicit PAD
+    pads_tile: bool = False  # SAME conv/pool: border tiles get an explicit PAD
+    pad_lowest: bool = False  # SAME max pool: that PAD writes the dtype's lowest value
 
     def arithmetic(self, op: Any) -> SpatialOp:
         return SpatialOp(tuple(int(op.inputs[k]) for k in self.spatial), int(op.outputs[0]),
@@ -89,8 +99,9 @@ def _spatial(sg: Any, t: int) -> bool:
     return len(s) == 4 and s[0] == 1
 
 
-def _windows(model, sg, op, name: str) -> tuple[Window, Window, bool] | str:
-    """(h, w, pads_tile) of a sliding-window operator, or why it cannot be patched."""
+def _windows(model, sg, op, name: str) -> tuple[Window, Window, bool, bool] | str:
+    """(h, w, pads_tile, pad_lowest) of a sliding-window operator, or why it
+    cannot be patched."""
     o = op.builtinOptions
     (_, ih, iw, _), (_, oh, ow, _) = shape(sg, op.inputs[0]), shape(sg, op.outputs[0])
     if name in CONVS:
@@ -99,11 +110,16 @@ def _windows(model, sg, op, name: str) -> tuple[Window, Window, bool] | str:
     else:
         kh, kw, dh, dw = int(o.filterHeight), int(o.filterWidth), 1, 1
     same = int(o.padding) == schema_fb.Padding.SAME
-    if same and name in POOLS:
-        return f"{name} with SAME padding (a padded border tile would pool differently)"
     h = window(ih, oh, kh, int(o.strideH), dh, same)
     w = window(iw, ow, kw, int(o.strideW), dw, same)
-    return h, w, same
+    pads = same and clip(needed(h, w, Region(0, oh, 0, ow)), ih, iw)[1].any
+    if pads and name == "AVERAGE_POOL_2D":
+        return ("SAME padding that pads (TFLM averages over the in-bounds pixels only, "
+                "which a padded border tile cannot reproduce)")
+    lowest = pads and name == "MAX_POOL_2D"
+    if lowest and sg.tensors[op.inputs[0]].type not in LOWEST:
+        return "SAME padding on a dtype other than int8, int16 or float32"
+    return h, w, same, lowest
 
 
 def _pad_windows(model, sg, op) -> tuple[Window, Window] | str:
@@ -123,7 +139,7 @@ def classify(model: Any, sg: Any, op: Any, index: int) -> StageOp | str:
     ins = [int(t) for t in op.inputs]
     outs = [int(t) for t in op.outputs]
     where = f"operator {index} ({name})"
-    if name not in CONVS | POOLS | PADS | UNARY | BINARY:
+    if name not in CONVS | POOLS | PADS | UNARY | BINARY | {CONCAT}:
         return f"{where} mixes space or is not supported per patch"
     if len(outs) != 1 or not _spatial(sg, outs[0]) or not ins or ins[0] < 0:
         return f"{where} does not produce one NHWC tensor with batch 1"
@@ -139,7 +155,20 @@ def classify(model: Any, sg: Any, op: Any, index: int) -> StageOp | str:
         if shape(sg, ins[0]) != shape(sg, outs[0]):
             return f"{where} changes the shape"
         return StageOp(index, name, (0,))
+    if name == CONCAT:
+        return _concat(model, sg, op, ins, outs[0], index, where)
     return _binary(model, sg, ins, outs[0], index, name, where)
+
+
+def _concat(model, sg, op, ins, out, index, where) -> StageOp | str:
+    """Along channels, every operand a tile of the output's height and width."""
+    axis = int(op.builtinOptions.axis)
+    if axis not in (3, -1):
+        return f"{where} joins along axis {axis}, not channels"
+    if any(t < 0 or constant(model, sg, t) is not None or not _spatial(sg, t)
+           or shape(sg, t)[1:3] != shape(sg, out)[1:3] for t in ins):
+        return f"{where} joins a constant or a tensor of another height or width"
+    return StageOp(index, CONCAT, tuple(range(len(ins))))
 
 
 def _binary(model, sg, ins, out, index, name, where) -> StageOp | str:

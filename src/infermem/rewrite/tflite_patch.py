@@ -6,7 +6,9 @@ region it must compute (`receptive.backward`), a STRIDED_SLICE where a
 consumer needs less than was computed (the shortcut of a residual ADD), a PAD
 where the region reaches past the image border (the value the kernel's own
 padding implies: PAD writes 0.0, or the output zero point, which is the input's
-because the PAD tensor copies its quantization), then the original operator
+because the PAD tensor copies its quantization; before a SAME max pool, PADV2
+with the dtype's lowest value, which the maximum never picks because every
+window holds an in-bounds pixel), then the original operator
 with VALID padding on the tile: same weights tensors (no weight is copied),
 same options, same quantization.  Each row of tiles is joined with
 CONCATENATION along W as soon as it is complete, the rows along H into the
@@ -29,7 +31,7 @@ import numpy as np
 
 from ..frontends.tflite_options import schema_fb as fb
 from .receptive import Padding, Region, backward, clip, needed, split
-from .stage import PADS, Stage, StageOp, shape
+from .stage import LOWEST, PADS, Stage, StageOp, shape
 
 OFFLINE_PLAN = "OfflineMemoryAllocation"
 
@@ -85,6 +87,24 @@ class _Emitter:
             self._consts[key] = len(self.tensors) - 1
         return self._consts[key]
 
+    def lowest(self, src: int) -> int:
+        """A scalar constant of `src`'s dtype and quantization holding the dtype's
+        lowest value (TFLM's PADV2 wants the output's scale and zero point)."""
+        s = self.tensors[src]
+        key = ("lowest", int(s.type), id(s.quantization))
+        if key not in self._consts:
+            value = LOWEST[s.type]
+            dtype = {fb.TensorType.INT8: "i1", fb.TensorType.INT16: "<i2"}.get(s.type, "<f4")
+            buf = fb.BufferT()
+            buf.data = np.array([value], dtype=dtype).view(np.uint8)
+            self.buffers.append(buf)
+            t = fb.TensorT()
+            t.shape, t.type, t.quantization = np.array([1], dtype=np.int32), s.type, s.quantization
+            t.buffer, t.name = len(self.buffers) - 1, f"patch/const{len(self._consts)}"
+            self.tensors.append(t)
+            self._consts[key] = len(self.tensors) - 1
+        return self._consts[key]
+
     def like(self, src: int, region: Region, name: str) -> int:
         """A new activation tensor: `src`'s type and quantization, the region's size."""
         s = self.tensors[src]
@@ -113,13 +133,13 @@ class _Emitter:
                 out, fb.BuiltinOptions.StridedSliceOptions, opts)
         return out
 
-    def pad(self, src: int, region: Region, p: Padding, name: str, like: Any = None) -> int:
-        """PAD (or a copy of the PADV2 `like`, same constant) to `region`'s size."""
+    def pad(self, src: int, region: Region, p: Padding, name: str, value: int | None = None) -> int:
+        """PAD to `region`'s size, or PADV2 with the constant tensor `value`."""
         words = [0, 0, p.top, p.bottom, p.left, p.right, 0, 0]
         out = self.like(src, region, name)
         paddings = self.const(words, (4, 2))
-        if like is not None and len(like.inputs) > 2:
-            self.op(fb.BuiltinOperator.PADV2, [src, paddings, int(like.inputs[2])], out,
+        if value is not None:
+            self.op(fb.BuiltinOperator.PADV2, [src, paddings, value], out,
                     fb.BuiltinOptions.PadV2Options, fb.PadV2OptionsT())
         else:
             self.op(fb.BuiltinOperator.PAD, [src, paddings], out, fb.BuiltinOptions.PadOptions,
@@ -176,6 +196,14 @@ def _text(name) -> str:
     return name.decode() if isinstance(name, bytes) else str(name)
 
 
+def _pad_value(em: _Emitter, sop: StageOp, op: Any, src: int) -> int | None:
+    """The PADV2 constant a border tile needs: the original PADV2's, the dtype's
+    lowest before a SAME max pool, or None (PAD: zero, or the zero point)."""
+    if sop.type in PADS and len(op.inputs) > 2:
+        return int(op.inputs[2])
+    return em.lowest(src) if sop.pad_lowest else None
+
+
 def _tile_op(em: _Emitter, patch: _Patch, sop: StageOp, op: Any, region: Region,
              sizes: dict[int, tuple[int, int]]) -> None:
     """Emit one stage operator for one patch: (slice,) (PAD,) then the operator."""
@@ -186,7 +214,7 @@ def _tile_op(em: _Emitter, patch: _Patch, sop: StageOp, op: Any, region: Region,
     for k in sop.spatial:
         src, p = patch.read(inputs[k], want, sizes)
         if p.any:
-            src = em.pad(src, want, p, name + f"/pad{k}", like=op if sop.type in PADS else None)
+            src = em.pad(src, want, p, name + f"/pad{k}", _pad_value(em, sop, op, src))
         inputs[k] = src
     if sop.type in PADS:  # the tile of a PAD is its padded input tile: no operator left
         patch.have[out] = (inputs[0], region)
