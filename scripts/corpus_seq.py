@@ -53,15 +53,16 @@ class BertLayer(nn.Module):
 
 
 class Bert(nn.Module):
-    """BertModel(hidden 64, 2 layers, 4 heads): returns last_hidden_state and pooler_output."""
+    """BertModel (default: hidden 64, 2 layers, 4 heads): last_hidden_state and pooler_output."""
 
-    def __init__(self, hidden: int = 64, layers: int = 2, heads: int = 4, intermediate: int = 256):
+    def __init__(self, hidden: int = 64, layers: int = 2, heads: int = 4, intermediate: int = 256,
+                 vocab: int = VOCAB, max_positions: int = MAX_POSITIONS):
         super().__init__()
-        self.word_embeddings = nn.Embedding(VOCAB, hidden)
-        self.position_embeddings = nn.Embedding(MAX_POSITIONS, hidden)
+        self.word_embeddings = nn.Embedding(vocab, hidden)
+        self.position_embeddings = nn.Embedding(max_positions, hidden)
         self.token_type_embeddings = nn.Embedding(2, hidden)
         self.emb_norm = nn.LayerNorm(hidden, eps=1e-12)
-        self.register_buffer("position_ids", torch.arange(MAX_POSITIONS).expand((1, -1)))
+        self.register_buffer("position_ids", torch.arange(max_positions).expand((1, -1)))
         self.layer = nn.ModuleList(BertLayer(hidden, heads, intermediate) for _ in range(layers))
         self.pooler = nn.Linear(hidden, hidden)
 
@@ -99,11 +100,11 @@ def gelu_new(x):
 
 
 class GPT2Attention(nn.Module):
-    def __init__(self, hidden: int, heads: int):
+    def __init__(self, hidden: int, heads: int, max_positions: int):
         super().__init__()
         self.heads, self.head_dim, self.hidden = heads, hidden // heads, hidden
-        causal = torch.tril(torch.ones(MAX_POSITIONS, MAX_POSITIONS, dtype=torch.bool))
-        self.register_buffer("bias", causal.view(1, 1, MAX_POSITIONS, MAX_POSITIONS))
+        causal = torch.tril(torch.ones(max_positions, max_positions, dtype=torch.bool))
+        self.register_buffer("bias", causal.view(1, 1, max_positions, max_positions))
         self.c_attn, self.c_proj = Conv1D(3 * hidden, hidden), Conv1D(hidden, hidden)
 
     def split(self, x):
@@ -123,10 +124,10 @@ class GPT2Attention(nn.Module):
 
 
 class GPT2Block(nn.Module):
-    def __init__(self, hidden: int, heads: int):
+    def __init__(self, hidden: int, heads: int, max_positions: int):
         super().__init__()
         self.ln_1, self.ln_2 = nn.LayerNorm(hidden), nn.LayerNorm(hidden)
-        self.attn = GPT2Attention(hidden, heads)
+        self.attn = GPT2Attention(hidden, heads, max_positions)
         self.c_fc, self.c_proj = Conv1D(4 * hidden, hidden), Conv1D(hidden, 4 * hidden)
 
     def forward(self, h, mask, past):
@@ -136,12 +137,13 @@ class GPT2Block(nn.Module):
 
 
 class GPT2(nn.Module):
-    """GPT2LMHeadModel(n_embd 64, 2 layers, 4 heads), lm_head tied to wte."""
+    """GPT2LMHeadModel (default: n_embd 64, 2 layers, 4 heads), lm_head tied to wte."""
 
-    def __init__(self, hidden: int = 64, layers: int = 2, heads: int = 4, with_past: bool = False):
+    def __init__(self, hidden: int = 64, layers: int = 2, heads: int = 4, with_past: bool = False,
+                 vocab: int = VOCAB, max_positions: int = MAX_POSITIONS):
         super().__init__()
-        self.wte, self.wpe = nn.Embedding(VOCAB, hidden), nn.Embedding(MAX_POSITIONS, hidden)
-        self.h = nn.ModuleList(GPT2Block(hidden, heads) for _ in range(layers))
+        self.wte, self.wpe = nn.Embedding(vocab, hidden), nn.Embedding(max_positions, hidden)
+        self.h = nn.ModuleList(GPT2Block(hidden, heads, max_positions) for _ in range(layers))
         self.ln_f = nn.LayerNorm(hidden)
         self.with_past = with_past
 
