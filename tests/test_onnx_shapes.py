@@ -8,6 +8,7 @@ Models are built here with onnx.helper; onnxruntime is the reference."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -168,3 +169,22 @@ def test_an_unresolvable_shape_names_the_node_and_the_dims(tmp_path):
         load(path)
     msg = str(e.value)
     assert "'where_nonzero' (NonZero)" in msg and "dim(s) [1] unresolved" in msg
+
+
+GPT2_DEEP = Path(__file__).parent / "fixtures" / "transformers" / "gpt2_L10_H16_A2_V100_P32.onnx"
+
+
+def test_a_deep_gpt2_folds_the_causal_mask_slice_of_every_layer():
+    """GPT-2 slices each layer's causal mask by lengths read from the previous
+    layer's output Shape, so folding needs one round per layer: 10 layers
+    once stopped at h.8.  The file: scripts/make_transformers.py --only
+    gpt2_L12 --layers 10 --hidden 16 --heads 2 --vocab 100 --positions 32
+    --seq 16 --out tests/fixtures/transformers."""
+    shapes = {"input_ids": (1, 16), "attention_mask": (1, 16)}
+    g = load(GPT2_DEEP, shapes)
+    s = ort.InferenceSession(str(GPT2_DEEP), providers=["CPUExecutionProvider"])
+    (logits,) = s.run(None, {n: np.ones(v, np.int64) for n, v in shapes.items()})
+    assert g.tensors["logits"].shape == logits.shape == (1, 16, 100)
+    wheres = [op for op in g.operators if op.type == "Where"]
+    assert len(wheres) == 10
+    assert all(g.tensors[op.outputs[0]].shape == (1, 2, 16, 16) for op in wheres)

@@ -48,7 +48,10 @@ NEVER_FOLD = frozenset(
     }
 )
 SKELETON_MAX_ELEMENTS = 1024  # constants up to this size keep their values for data_prop
-MAX_FOLD_ROUNDS = 8
+# Rounds stop as soon as one folds nothing.  A deep graph can need one round per
+# layer: GPT-2 exports slice each layer's causal mask by lengths read from the
+# previous layer's output Shape, known only once that slice is folded.
+MAX_FOLD_ROUNDS = 128
 
 
 def is_static(dims: Dims | None) -> bool:
