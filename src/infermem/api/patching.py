@@ -24,6 +24,14 @@ def check_patch(patch: str | None, patch_until: int | None, max_mac_overhead: fl
         raise BadInput(f"--max-mac-overhead {max_mac_overhead:g}: give a percentage >= 0")
 
 
+def is_onnx(model) -> bool:
+    """Whether `model` (a path) is an ONNX file (by its bytes, as `load` reads it)."""
+    from ..frontends import sniff_format
+
+    path = Path(model)
+    return path.is_file() and sniff_format(path) == "onnx"
+
+
 def patch_spec(patch: str | None, patch_until: int | None = None,
                max_mac_overhead: float = 25.0):
     """The fit/sweep `patch` level's `rewrite.level.PatchSpec`, or None when not asked."""

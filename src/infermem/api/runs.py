@@ -137,7 +137,7 @@ def optimize(model: str | Path, output: str | Path, *, strategy: str = "best",
     from ..tflm import optimize as optimize_tflite
     from ..tflm._model import read_model
     from ..tflm.inputs import load_inputs, tflm_input_shapes
-    from .patching import check_patch
+    from .patching import check_patch, is_onnx
 
     if runs < 0:
         raise BadInput(f"--runs must be >= 0, got {runs}")
@@ -145,6 +145,13 @@ def optimize(model: str | Path, output: str | Path, *, strategy: str = "best",
         raise BadInput("--inputs are compared by verification; drop --no-verify")
     check_alignment(alignment, 16)
     check_patch(patch, patch_until, max_mac_overhead)
+    if is_onnx(model):
+        return _optimize_onnx(model, output, patch, dict(
+            patch_until=patch_until, max_mac_overhead=max_mac_overhead / 100, strategy=strategy,
+            time_limit=time_limit, reorder=reorder, dmo=dmo, verify_outputs=verify_outputs,
+            runs=runs, seed=seed, force=force, alignment=alignment,
+            allow_constant_outputs=allow_constant_outputs), input_shapes, inputs,
+            preserve_inputs)  # fmt: skip
     shapes = tflm_input_shapes(model, {k: tuple(v) for k, v in (input_shapes or {}).items()})
     sets = [load_inputs(read_model(model), inputs)] if inputs is not None else []
     if verify_outputs and runs == 0 and not sets:
@@ -166,6 +173,57 @@ def optimize(model: str | Path, output: str | Path, *, strategy: str = "best",
     options = {"preserve_inputs": preserve_inputs, "reordered": reorder, "dmo": dmo,
                "alignment": alignment}  # fmt: skip
     return OptimizeReport(str(model), r, options, shapes, patched)
+
+
+@dataclass(frozen=True)
+class OnnxOptimizeReport:
+    """An ONNX model rewritten to run its first stage patch by patch, checked
+    against the original in onnxruntime and in infermem's arena executor
+    (`infermem optimize MODEL.onnx --patch`)."""
+
+    result: object  # rewrite.onnx_optimize.OnnxPatchedOptimize
+    shapes: Mapping
+
+    def to_json(self) -> dict:
+        r, p, c = self.result, self.result.patch, self.result.check
+        doc = {"model": r.model, "output": r.output, "format": "onnx", "strategy": r.strategy,
+               "planned_arena_before": r.arena_before, "planned_arena_after": r.arena_after,
+               "verified": r.verified, "patched": p is not None, "patch_reason": r.reason,
+               **shape_fields(self.shapes)}  # fmt: skip
+        if p is not None:
+            doc.update(patch_grid=list(p.grid), patch_stage_ops=[p.stage_ops[0], p.stage_ops[-1]],
+                       patch_stage_output=p.stage_output, macs_before=p.macs_before,
+                       macs_after=p.macs_after, ops_before=p.ops_before, ops_after=p.ops_after,
+                       flash_before=p.flash_before, flash_after=p.flash_after)
+        if c is not None:
+            doc.update(input_sets_compared=c.input_sets, bit_identical=c.bit_identical,
+                       max_error=c.max_error, tolerance=c.allowed,
+                       constant_outputs=list(c.constant_outputs),
+                       input_sets_for_variation=c.sets_for_variation,
+                       inference_seconds_before=c.seconds_before,
+                       inference_seconds_after=c.seconds_after,
+                       verify=r.verify.summary())
+        return doc
+
+
+def _optimize_onnx(model, output, patch, kw, input_shapes, inputs, preserve_inputs):
+    """`optimize` of an ONNX model: only the patch rewrite applies."""
+    from ..rewrite.onnx_optimize import optimize_onnx
+    from ..runtime.planfile import load_inputs
+    from .model import load
+
+    if patch is None:
+        raise BadInput(f"{model}: `optimize` writes TFLM arena plans into .tflite models; an "
+                       "ONNX model can only be rewritten patch by patch (--patch)")
+    if preserve_inputs:
+        raise BadInput("--preserve-inputs applies to TFLM's plan of a .tflite")
+    shapes = {k: tuple(v) for k, v in (input_shapes or {}).items()}
+    graph = load(model, shapes)
+    sets = [load_inputs(Path(inputs), graph)] if inputs is not None else []
+    if kw["verify_outputs"] and kw["runs"] == 0 and not sets:
+        raise BadInput("verification needs --runs >= 1 or --inputs")
+    r = optimize_onnx(model, output, patch=patch, inputs=sets, input_shapes=shapes, **kw)
+    return OnnxOptimizeReport(r, graph.meta)
 
 
 @dataclass(frozen=True)

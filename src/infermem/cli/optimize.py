@@ -29,10 +29,11 @@ from ._common import (
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "optimize",
-        help="write an arena plan into a copy of a .tflite model (TFLM OfflineMemoryAllocation)",
+        help="write an arena plan into a copy of a .tflite model (TFLM OfflineMemoryAllocation); "
+             "with --patch, a .tflite or .onnx rewritten to run its first stage patch by patch",
     )
-    add_model_args(p, "a .tflite model (never modified)")
-    add_output_arg(p, "the planned model", required=True, metavar="OUT.tflite")
+    add_model_args(p, "a .tflite model, or an .onnx with --patch (never modified)")
+    add_output_arg(p, "the planned (or patched) model", required=True, metavar="OUT")
     add_strategy_arg(p)
     add_time_limit_arg(p)
     p.add_argument("--preserve-inputs", action="store_true",
@@ -66,11 +67,14 @@ def run(args) -> int:
         input_shapes=dict(args.input_shape), allow_constant_outputs=args.allow_constant_outputs,
         patch=args.patch, patch_until=args.patch_until, max_mac_overhead=args.max_mac_overhead,
     )  # fmt: skip
-    r, patched = rep.result, rep.patched
-    written(r.output)
     if args.json:
+        written(rep.result.output)
         print(json.dumps(rep.to_json(), indent=2))
         return 0
+    if not hasattr(rep, "patched"):
+        return _print_onnx(rep.result)
+    r, patched = rep.result, rep.patched
+    written(r.output)
     print_shape_notes(rep.shapes["shape_notes"])
     c = console()
     if patched:
@@ -97,4 +101,30 @@ def run(args) -> int:
                     f"{v.seconds_after * 1e3:.1f} ms (wall time, fastest of {v.input_sets})")
     else:
         c.print("[yellow]not verified[/yellow] (--no-verify): TFLM trusts these offsets blindly")
+    return 0
+
+
+def _print_onnx(r) -> int:
+    """The ONNX --patch result: what was rewritten, the arenas, the two checks."""
+    from ..outputs import written
+
+    written(r.output)
+    c = console()
+    if r.patch is None:
+        c.print(f"patch not applied: {r.reason}; {r.output} is the model unchanged")
+        return 0
+    c.print(f"patched: {r.reason}")
+    saved = r.arena_before - r.arena_after
+    c.print(f"[bold]{r.model}[/bold] -> [bold]{r.output}[/bold]: planned arena "
+            f"{r.arena_before:,} B -> {r.arena_after:,} B ({saved:,} B saved, "
+            f"{r.arena_before / max(r.arena_after, 1):.2f}x smaller; strategy {r.strategy})")
+    k = r.check
+    if k is None:
+        c.print("[yellow]not verified[/yellow] (--no-verify)")
+        return 0
+    same = ("bit-identical" if k.bit_identical else
+            f"within float tolerance (max difference {k.max_error:.3g}, allowed {k.allowed:.3g})")
+    c.print(f"checked in onnxruntime: outputs {same} on {k.input_sets} input set(s); one "
+            f"inference {k.seconds_before * 1e3:.1f} ms -> {k.seconds_after * 1e3:.1f} ms")
+    c.print(f"infermem verify of the rewrite: {r.verify.summary()}")
     return 0

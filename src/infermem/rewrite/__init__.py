@@ -3,8 +3,9 @@
 `patch_tflite(src, grid, until=None)` rewrites a `.tflite` so that its first
 stage (operators 0..`until`, see `stage`) runs one spatial tile of the
 stage's output at a time, with builtin TFLM operators only (`tflite_patch`);
-`choose` tries stage ends x grids and keeps the one with the smallest planned
-arena within a MAC budget.  The receptive-field arithmetic is `receptive`.
+`patch_onnx` does the same to an ONNX model with ONNX operators
+(`onnx_patch`); `choose` tries stage ends x grids and keeps the one with the
+smallest planned arena within a MAC budget.  The receptive-field arithmetic is `receptive`.
 Every result is bytes plus its honest cost (MACs, operators, flash); proving
 it bit-identical is the caller's job (`tflm.optimize` runs it in TFLM).
 """
@@ -126,5 +127,19 @@ def patch_tflite(src: str | Path | bytes, grid: tuple[int, int], until: int | No
     return patch_stage(raw, tree, stage, grid, shrink_halo)
 
 
-__all__ = ["NotPatchable", "PatchResult", "model_macs", "parse_grid", "patch_stage",
-           "patch_tflite"]
+def patch_onnx(src: str | Path | bytes, grid: tuple[int, int], until: int | None = None,
+               input_shapes=None, shrink_halo: int = 0) -> PatchResult:
+    """The ONNX counterpart of `patch_tflite` (`onnx_patch`): `input_shapes`
+    fixes symbolic dims as `--input-shape` does (the rewrite keeps a symbolic
+    batch)."""
+    from .onnx_patch import OnnxSource
+
+    source = OnnxSource(src, input_shapes)
+    stage = source.stage(until)
+    if isinstance(stage, str):
+        raise NotPatchable(stage)
+    return source.patch(stage, grid, shrink_halo)
+
+
+__all__ = ["NotPatchable", "PatchResult", "model_macs", "parse_grid", "patch_onnx",
+           "patch_stage", "patch_tflite"]

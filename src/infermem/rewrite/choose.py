@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import BadInput
 from ..planners import plan
 from ..tflm._model import model_from_bytes
 from ..tflm.problem import build
 from . import PatchResult, load_tree, model_macs, patch_stage
-from .stage import cuts, patchable_prefix, stage_at
+from .stage import cuts, find_stage, patchable_prefix, stage_at
 from .tflite_patch import rewrite
 
 AUTO_GRIDS = tuple((n, n) for n in range(2, 7))
@@ -49,40 +50,87 @@ def planned_arena(data: bytes, strategy: str = "tflm", time_limit: float = 10.0)
                 time_limit=time_limit).arena_bytes
 
 
+class TfliteSource:
+    """A .tflite read once and its patchable prefix: what `choose` rewrites
+    candidate after candidate (`onnx_patch.OnnxSource` is the ONNX one)."""
+
+    format = "tflite"
+
+    def __init__(self, src: str | Path | bytes) -> None:
+        self.raw, self.tree = load_tree(src)
+        self.prefix, self.why = patchable_prefix(self.tree)
+        self.macs = model_macs(self.tree)
+
+    def ends(self) -> list[int]:
+        return cuts(self.tree, self.prefix)
+
+    def stage(self, until: int | None = None):
+        return find_stage(self.tree, until)
+
+    def stage_at(self, k: int):
+        return stage_at(self.tree, self.prefix, k)
+
+    def macs_after(self, stage, grid: tuple[int, int]) -> int:
+        return model_macs(rewrite(self.tree, stage, grid).model)
+
+    def patch(self, stage, grid: tuple[int, int], shrink_halo: int = 0) -> PatchResult:
+        return patch_stage(self.raw, self.tree, stage, grid, shrink_halo)
+
+    def arena(self, data: bytes, strategy: str) -> int:
+        return planned_arena(data, strategy)
+
+
+def open_source(src: str | Path | bytes, input_shapes=None):
+    """The `choose` view of a .tflite or an ONNX model (by content)."""
+    raw = src if isinstance(src, bytes) else None
+    if raw is None:
+        from ..frontends import sniff_format
+
+        fmt = sniff_format(Path(src))
+    else:
+        fmt = "tflite" if raw[4:8] == b"TFL3" else "onnx"
+    if fmt == "tflite":
+        if input_shapes:
+            raise BadInput("--input-shape with --patch: the .tflite rewrite keeps the stored "
+                           "shapes")
+        return TfliteSource(src)
+    from .onnx_patch import OnnxSource
+
+    return OnnxSource(src, input_shapes)
+
+
 def choose(
-    src: str | Path | bytes,
+    src,
     grids: Sequence[tuple[int, int]] | None = None,
     until: int | None = None,
     max_mac_overhead: float = 0.25,
     strategy: str = "tflm",
+    input_shapes=None,
 ) -> Choice:
-    """The best patched rewrite of `src` over `grids` (default 2x2..6x6) and stage
-    ends (`until`, or every cut), or none with the reason."""
-    raw, tree = load_tree(src)
-    before = planned_arena(raw, strategy)
-    prefix, why = patchable_prefix(tree)
-    ends = cuts(tree, prefix)
+    """The best patched rewrite of `src` (a path, bytes or an already opened
+    source) over `grids` (default 2x2..6x6) and stage ends (`until`, or every
+    cut), or none with the reason."""
+    source = src if hasattr(src, "ends") else open_source(src, input_shapes)
+    before = source.arena(source.raw, strategy)
+    prefix, ends = source.prefix, source.ends()
     if not ends:
-        return Choice(None, before, None, f"no patchable stage: {why}", ())
+        return Choice(None, before, None, f"no patchable stage: {source.why}", ())
     if until is not None:
-        from .stage import find_stage
-
-        find_stage(tree, until)  # BadInput when `until` is not a cut
+        source.stage(until)  # BadInput when `until` is not a cut
         ends = [k for k in ends if prefix[k].index == until]
-    macs = model_macs(tree)
     tried, best, spent = [], None, set()
     for k in ends:
-        stage = stage_at(tree, prefix, k)
+        stage = source.stage_at(k)
         for g in grids or AUTO_GRIDS:
             if g[0] > stage.height or g[1] > stage.width or g in spent:
                 continue
-            over = model_macs(rewrite(tree, stage, g).model) / max(macs, 1) - 1.0
+            over = source.macs_after(stage, g) / max(source.macs, 1) - 1.0
             if over > max_mac_overhead:  # a longer stage only adds halo: stop this grid
                 tried.append(Candidate(stage.ops[-1].index, g, over, None))
                 spent.add(g)
                 continue
-            r = patch_stage(raw, tree, stage, g)
-            arena = planned_arena(r.data, strategy)
+            r = source.patch(stage, g)
+            arena = source.arena(r.data, strategy)
             tried.append(Candidate(stage.ops[-1].index, g, over, arena))
             if best is None or (arena, r.macs_after) < (best[0], best[1].macs_after):
                 best = (arena, r)

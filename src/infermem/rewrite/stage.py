@@ -26,6 +26,7 @@ residual block is never cut in half.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,44 +199,69 @@ def patchable_prefix(model: Any) -> tuple[list[StageOp], str]:
     return ops, "every operator is patchable, but the graph output must be whole"
 
 
-def cuts(model: Any, prefix: list[StageOp]) -> list[int]:
+@dataclass(frozen=True)
+class Listing:
+    """What stage finding needs of a model, in any format: per operator (file
+    order) the tensors it reads and the one it writes, the graph's outputs, and
+    the (height, width) of a tensor."""
+
+    reads: tuple[tuple[Any, ...], ...]
+    writes: tuple[Any, ...]
+    graph_outputs: frozenset
+    hw: Callable[[Any], tuple[int, int]]
+
+
+def cut_points(listing: Listing, prefix: Sequence[StageOp]) -> list[int]:
     """Positions in `prefix` after which exactly one tensor (that operator's
-    output, at least 2x2) is read by the rest of the graph."""
-    sg = model.subgraphs[0]
-    ops = sg.operators or []
-    last_use: dict[int, int] = {}
-    for i, op in enumerate(ops):
-        for t in op.inputs:
-            last_use[int(t)] = i
-    for t in sg.outputs:
-        last_use[int(t)] = len(ops)
+    output, at least 2x2, not a graph output) is read by the rest of the graph."""
+    last_use: dict[Any, int] = {}
+    for i, reads in enumerate(listing.reads):
+        for t in reads:
+            last_use[t] = i
+    for t in listing.graph_outputs:
+        last_use[t] = len(listing.reads)
     found, produced = [], []
     for k, sop in enumerate(prefix):
-        produced.append(int(ops[sop.index].outputs[0]))
+        produced.append(listing.writes[sop.index])
         crossing = [t for t in produced if last_use.get(t, -1) > sop.index]
         out = produced[-1]
-        _, h, w, _ = shape(sg, out)
-        if crossing == [out] and h * w >= 2 and int(out) not in {int(t) for t in sg.outputs}:
+        h, w = listing.hw(out)
+        if crossing == [out] and h * w >= 2 and out not in listing.graph_outputs:
             found.append(k)
     return found
+
+
+def pick_end(prefix: Sequence[StageOp], ends: list[int], why: str, until: int | None) -> int | str:
+    """The position in `prefix` where the stage ends: after operator `until`
+    (BadInput if that is not a cut), else the last cut; or why there is none."""
+    if not ends:
+        return f"no patchable stage: {why}"
+    if until is None:
+        return ends[-1]
+    k = next((e for e in ends if prefix[e].index == until), None)
+    if k is None:
+        ok = ", ".join(str(prefix[e].index) for e in ends)
+        raise BadInput(f"--patch-until {until}: the stage can end only after operator "
+                       f"{ok} (stops before {why})")
+    return k
+
+
+def cuts(model: Any, prefix: list[StageOp]) -> list[int]:
+    """`cut_points` of a .tflite's subgraph 0."""
+    sg = model.subgraphs[0]
+    ops = sg.operators or []
+    listing = Listing(tuple(tuple(int(t) for t in op.inputs) for op in ops),
+                      tuple(int(op.outputs[0]) for op in ops),
+                      frozenset(int(t) for t in sg.outputs), lambda t: shape(sg, t)[1:3])
+    return cut_points(listing, prefix)
 
 
 def find_stage(model: Any, until: int | None = None) -> Stage | str:
     """The stage ending after operator `until` (default: the last cut before the
     spatial size falls below 2x2), or a one-line reason why there is none."""
     prefix, why = patchable_prefix(model)
-    ends = cuts(model, prefix)
-    if not ends:
-        return f"no patchable stage: {why}"
-    if until is None:
-        k = ends[-1]
-    else:
-        k = next((e for e in ends if prefix[e].index == until), None)
-        if k is None:
-            ok = ", ".join(str(prefix[e].index) for e in ends)
-            raise BadInput(f"--patch-until {until}: the stage can end only after operator "
-                           f"{ok} (stops before {why})")
-    return stage_at(model, prefix, k)
+    k = pick_end(prefix, cuts(model, prefix), why, until)
+    return k if isinstance(k, str) else stage_at(model, prefix, k)
 
 
 def stage_at(model: Any, prefix: list[StageOp], k: int) -> Stage:

@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from ..frontends.tflite_options import schema_fb as fb
-from .receptive import Padding, Region, backward, clip, needed, split
+from .receptive import Padding, Region, needed
 from .stage import LOWEST, PADS, Stage, StageOp, shape
+from .tiles import Patch, emit_tiles
 
 OFFLINE_PLAN = "OfflineMemoryAllocation"
 
@@ -48,6 +49,8 @@ class Rewritten:
 class _Emitter:
     """Appends tensors, constant buffers, operator codes and operators to copies
     of the model's lists; caches the constant index tensors it makes."""
+
+    H_AXIS, W_AXIS = 1, 2  # NHWC
 
     def __init__(self, model: Any) -> None:
         self.model = model
@@ -133,6 +136,8 @@ class _Emitter:
                 out, fb.BuiltinOptions.StridedSliceOptions, opts)
         return out
 
+    slice = strided_slice  # the name `tiles` calls
+
     def pad(self, src: int, region: Region, p: Padding, name: str, value: int | None = None) -> int:
         """PAD to `region`'s size, or PADV2 with the constant tensor `value`."""
         words = [0, 0, p.top, p.bottom, p.left, p.right, 0, 0]
@@ -153,45 +158,6 @@ class _Emitter:
                 fb.BuiltinOptions.ConcatenationOptions, opts)
 
 
-class _Patch:
-    """The tensors one patch computed: original tensor -> (new tensor, region)."""
-
-    def __init__(self, em: _Emitter, tag: str, shrink_halo: int) -> None:
-        self.em, self.tag, self.shrink = em, tag, shrink_halo
-        self.have: dict[int, tuple[int, Region]] = {}
-        self._slices: dict[tuple[int, Region], int] = {}
-
-    def get(self, t: int, want: Region) -> int:
-        """Tensor `t` restricted to `want` (a slice of what was computed, if smaller)."""
-        src, have = self.have[t]
-        if have == want:
-            return src
-        key = (t, want)
-        if key not in self._slices:
-            name = f"patch/{self.tag}/t{t}/slice{len(self._slices)}"
-            self._slices[key] = self.em.strided_slice(src, have, want, name)
-        return self._slices[key]
-
-    def read(self, t: int, want: Region, sizes: dict[int, tuple[int, int]]) -> tuple[int, Padding]:
-        """`t` over the unclipped `want`: the in-bounds part, and the padding it lacks.
-        `shrink_halo` (a deliberate bug, for tests) reads less of the whole stage
-        input than needed and pads the rest."""
-        got, p = clip(want, *sizes[t])
-        if self.shrink and t not in self.em.stage_tensors:
-            got, p = _shrink(got, p, sizes[t], self.shrink)
-        return self.get(t, got), p
-
-
-def _shrink(got: Region, p: Padding, size: tuple[int, int], k: int) -> tuple[Region, Padding]:
-    h, w = size
-    top = k if got.h0 > 0 and got.height > 2 * k else 0
-    bottom = k if got.h1 < h and got.height > 2 * k else 0
-    left = k if got.w0 > 0 and got.width > 2 * k else 0
-    right = k if got.w1 < w and got.width > 2 * k else 0
-    return (Region(got.h0 + top, got.h1 - bottom, got.w0 + left, got.w1 - right),
-            Padding(p.top + top, p.bottom + bottom, p.left + left, p.right + right))
-
-
 def _text(name) -> str:
     return name.decode() if isinstance(name, bytes) else str(name)
 
@@ -204,7 +170,7 @@ def _pad_value(em: _Emitter, sop: StageOp, op: Any, src: int) -> int | None:
     return em.lowest(src) if sop.pad_lowest else None
 
 
-def _tile_op(em: _Emitter, patch: _Patch, sop: StageOp, op: Any, region: Region,
+def _tile_op(em: _Emitter, patch: Patch, sop: StageOp, op: Any, region: Region,
              sizes: dict[int, tuple[int, int]]) -> None:
     """Emit one stage operator for one patch: (slice,) (PAD,) then the operator."""
     out = int(op.outputs[0])
@@ -235,41 +201,17 @@ def rewrite(model: Any, stage: Stage, grid: tuple[int, int], shrink_halo: int = 
     sg = em.sg
     ops = sg.operators
     arith = [s.arithmetic(ops[s.index]) for s in stage.ops]
-    em.stage_tensors = {a.output for a in arith}
     sizes = {t: shape(sg, t)[1:3] for a in arith for t in (*a.inputs, a.output)}
-    rows = []
-    for r, (h0, h1) in enumerate(split(stage.height, grid[0])):
-        tiles = []
-        for c, (w0, w1) in enumerate(split(stage.width, grid[1])):
-            tile = Region(h0, h1, w0, w1)
-            regions = backward(arith, sizes, stage.output, tile)
-            patch = _Patch(em, f"r{r}c{c}", shrink_halo)
-            for t in set(sizes) - em.stage_tensors:  # the stage's inputs, whole
-                patch.have[t] = (t, Region(0, sizes[t][0], 0, sizes[t][1]))
-            for sop, a in zip(stage.ops, arith, strict=True):
-                if a.output in regions:
-                    _tile_op(em, patch, sop, ops[sop.index], regions[a.output], sizes)
-            tiles.append(patch.get(stage.output, tile))
-        _join_row(em, stage, tiles, r, grid, rows)
-    if len(rows) > 1:
-        em.concat(rows, 1, stage.output)
+
+    def tile_op(patch: Patch, k: int, region: Region) -> None:
+        sop = stage.ops[k]
+        _tile_op(em, patch, sop, ops[sop.index], region, sizes)
+
+    emit_tiles(em, stage, arith, sizes, grid, shrink_halo, tile_op)
     n_before = len(ops)
     new_ops = em.ops + list(ops[stage.ops[-1].index + 1:])
     m = _assemble(model, em, new_ops)
     return Rewritten(m, len(new_ops) - n_before, grid[0] * grid[1])
-
-
-def _join_row(em: _Emitter, stage: Stage, tiles: list[int], r: int, grid, rows: list[int]) -> None:
-    if grid[0] == 1:
-        em.concat(tiles, 2, stage.output)
-    elif len(tiles) == 1:
-        rows.append(tiles[0])
-    else:
-        h0, h1 = split(stage.height, grid[0])[r]
-        row = em.like(stage.output, Region(h0, h1, 0, stage.width),
-                      f"patch/row{r}/t{stage.output}")
-        em.concat(tiles, 2, row)
-        rows.append(row)
 
 
 def _assemble(model: Any, em: _Emitter, ops: list[Any]) -> Any:

@@ -71,7 +71,8 @@ def compare(got: np.ndarray, ref: np.ndarray, steps: int = 0, quantum: float = 0
     big = float(np.finfo(got.dtype).max) * (1 - rtol) if got.dtype.kind == "f" else np.inf
     saturated = (np.abs(g) >= big) & (np.abs(r) >= big) & (np.sign(g) == np.sign(r))
     same = (g == r) | both_nan | saturated  # equal infinities included
-    err = np.where(same, 0.0, np.abs(g - r))
+    with np.errstate(invalid="ignore"):  # inf - inf where both are the same infinity
+        err = np.where(same, 0.0, np.abs(g - r))
     err = np.where(np.isnan(err), np.inf, err)
     finite = np.abs(r[np.isfinite(r)])
     scale = max(float(finite.max()) if finite.size else 0.0, FLOOR)
