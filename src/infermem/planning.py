@@ -64,9 +64,17 @@ def plan_model(
     alignment: int = 16,
     reorder: bool = False,
     dmo: bool = False,
+    fuse: str | None = None,
 ) -> PlannedModel:
+    """Plan `graph`; with `fuse` (a runtime of `fusion.RUNTIMES`) the graph is
+    first fused as that runtime fuses it, and the PlannedModel's graph is the
+    fused one (its FusedGroup operators are what the executor runs)."""
     from .planners import plan
 
+    if fuse:
+        from .fusion import fuse as fuse_graph
+
+        graph = fuse_graph(graph, fuse, alignment)
     order, proven = graph.file_order, None
     if reorder:
         from .schedule import best_order

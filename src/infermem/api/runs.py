@@ -35,12 +35,14 @@ def verify(model: Model, *, plan: str | Path | None = None, strategy: str = "bes
            time_limit: float = 10.0, reorder: bool = False, dmo: bool = False,
            inputs: str | Path | None = None, runs: int = 3, seed: int = 0,
            alignment: int = 16, input_shapes: Shapes = None,
-           allow_constant_outputs: bool = False) -> VerifyResult:
+           allow_constant_outputs: bool = False, fuse: str | None = None) -> VerifyResult:
     """Run the ONNX model in a plan's arena (the plan JSON at `plan`, or one made
-    here with `strategy`, `reorder`, `dmo`) on your `inputs` (an .npz or a
-    folder of .npy) and `runs` seeded random input sets, and compare every
-    tensor with onnxruntime.  Outputs that are the same for every input set
-    prove nothing and fail unless `allow_constant_outputs`."""
+    here with `strategy`, `reorder`, `dmo`, `fuse`) on your `inputs` (an .npz or
+    a folder of .npy) and `runs` seeded random input sets, and compare every
+    tensor with onnxruntime.  With `fuse` the fused groups run chunk by chunk
+    in the plan and every tensor the fused graph keeps must be bit-identical
+    to the unfused file-order run.  Outputs that are the same for every input
+    set prove nothing and fail unless `allow_constant_outputs`."""
     from ..planning import plan_model
     from ..runtime.planfile import load_inputs, read_plan
     from ..runtime.verify import check_memory, random_inputs
@@ -53,24 +55,27 @@ def verify(model: Model, *, plan: str | Path | None = None, strategy: str = "bes
                        "`infermem optimize`")
     if runs < 0 or (runs == 0 and inputs is None):
         raise BadInput(f"--runs must be at least 1 (or 0 with --inputs), got {runs}")
+    planned = None
     if plan is not None:
-        if dmo or reorder:
-            raise BadInput("--dmo and --reorder shape a new plan; they do not apply to --plan")
+        if dmo or reorder or fuse:
+            raise BadInput("--dmo, --reorder and --fuse shape a new plan; they do not apply "
+                           "to --plan")
         p = read_plan(Path(plan), graph)
         offsets, arena, order, name = p.offsets, p.arena_bytes, p.order, p.strategy
     else:
         try:
-            pm = plan_model(graph, strategy, time_limit, alignment, reorder, dmo)
+            pm = plan_model(graph, strategy, time_limit, alignment, reorder, dmo, fuse)
         except ImportError as e:
             what = "--dmo" if dmo else "--reorder" if reorder else "planning"
             raise BadInput(f"{what} is not available in this build ({e})") from None
         offsets, arena, order = pm.plan.offsets, pm.plan.arena_bytes, pm.order
-        name = pm.plan.strategy + (" + DMO" if dmo else "")
+        name = pm.plan.strategy + (" + DMO" if dmo else "") + (f" + fuse {fuse}" if fuse else "")
+        planned = pm.graph if fuse else None
     check_memory(graph, arena, runs + (inputs is not None))
     sets = [load_inputs(Path(inputs), graph)] if inputs is not None else []
     sets += [random_inputs(graph, seed + i) for i in range(runs)]
     report = run_in_arena(graph, graph.source or model, offsets, arena, order, sets, name,
-                          allow_constant_outputs=allow_constant_outputs)
+                          allow_constant_outputs=allow_constant_outputs, planned=planned)
     return VerifyResult(report, graph.meta)
 
 

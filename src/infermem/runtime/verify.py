@@ -216,13 +216,17 @@ def linear_plan(graph: Graph, alignment: int = 64):
 def verify(graph: Graph, model: str | Path | object, offsets: Mapping[str, int],
            arena_bytes: int, order: Sequence[int] | None = None,
            inputs: Sequence[Mapping[str, np.ndarray]] | None = None,
-           strategy: str = "?", allow_constant_outputs: bool = False) -> VerifyReport:
+           strategy: str = "?", allow_constant_outputs: bool = False,
+           planned: Graph | None = None) -> VerifyReport:
     """Run `graph` in the arena (`offsets`, `arena_bytes`) on each input set
     (default: DEFAULT_SETS seeded random sets) and answer the three questions
     of this module.  After the plan's first divergence the run goes on
     unchecked, so the report can say which graph output the user would have
-    seen go wrong."""
-    ex = Executor(graph, offsets, arena_bytes, order)
+    seen go wrong.  `planned`: the graph the plan was made for when it is not
+    `graph` itself (a fused graph, `fusion`): that one runs in the arena, and
+    every tensor it shares with `graph` is compared with `graph`'s unfused
+    file-order run."""
+    ex = Executor(planned or graph, offsets, arena_bytes, order)
     inputs = list(inputs) if inputs else [random_inputs(graph, s) for s in range(DEFAULT_SETS)]
     lin = linear_plan(graph)
     base = Executor(graph, lin.offsets, lin.arena_bytes)

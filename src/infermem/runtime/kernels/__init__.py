@@ -18,6 +18,7 @@ from . import (  # noqa: F401
     conv,
     convt,
     elementwise,
+    fused,
     gather,
     loss,
     matmul,
@@ -43,7 +44,8 @@ NO_BYTES_WHEN_SHARED = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", 
 
 
 def supported() -> list[str]:
-    return sorted(KERNELS)
+    """The ONNX operator types the executor runs (not its own FusedGroup)."""
+    return sorted(k for k in KERNELS if k != "FusedGroup")
 
 
 def moves_no_bytes(op: Operator, graph: Graph) -> bool:

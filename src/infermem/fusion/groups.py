@@ -1,0 +1,247 @@
+"""Which operators a fusing runtime runs as one kernel, rule by rule.
+
+Both rule sets work on post-dominators: the immediate post-dominator of an
+operator is the nearest operator every path from it to the graph's end goes
+through; the operators between the two are the diamond (LayerNorm's mean and
+variance branches, GELU's two uses of x) a fusion must take whole.
+
+- `tvm_groups`: TVM's FuseOps (Relax default pipeline), by pattern kind:
+  an ANCHOR (MatMul, Softmax, LayerNorm, ReduceMean...) takes its
+  post-dominator when every operator on the way is element-wise; an
+  element-wise operator takes its post-dominator when the way holds only
+  element-wise (or injective) operators and ends in anything but an opaque
+  one (a following pure reduction included); REDUCE and OPAQUE take nothing.
+- `ort_groups`: onnxruntime's CPU graph transformers at ORT_ENABLE_ALL:
+  fixed patterns, each one fused kernel (GELU, BiasGelu, FastGelu,
+  LayerNorm, SkipLayerNorm, MatMul + bias, MatMul + scale).
+
+Every fusion is also checked with `fits` (in practice `chunk.layout`): a
+group the arena executor cannot run chunk by chunk is not fused, so every
+fused plan can be proven by `verify --fuse`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from ..graph import Graph, Role
+from .kinds import Kind, pattern
+
+Fits = Callable[[Iterable[int]], bool]
+
+
+def post_dominators(graph: Graph) -> list[int | None]:
+    """Per operator, its immediate post-dominator (None: the graph's end)."""
+    n = len(graph.operators)
+    end = n
+    ipdom, depth = [end] * (n + 1), [0] * (n + 1)
+    outs = set(graph.outputs)
+
+    def meet(a: int, b: int) -> int:
+        while a != b:
+            if depth[a] >= depth[b]:
+                a = ipdom[a]
+            else:
+                b = ipdom[b]
+        return a
+
+    for u in reversed(graph.file_order):
+        succ = graph.successors(u)
+        if not succ or any(t in outs for t in graph.operators[u].outputs):
+            ipdom[u] = end
+        else:
+            d = succ[0]
+            for s in succ[1:]:
+                d = meet(d, s)
+            ipdom[u] = d
+        depth[u] = depth[ipdom[u]] + 1
+    return [None if d == end else d for d in ipdom[:n]]
+
+
+def between(graph: Graph, u: int, d: int) -> set[int]:
+    """The operators on every path from `u` to its post-dominator `d` (d
+    included, u not)."""
+    seen, todo = {d}, [s for s in graph.successors(u)]
+    while todo:
+        v = todo.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        todo.extend(graph.successors(v))
+    return seen
+
+
+class _Union:
+    """Groups as a union-find over operators, each root with its pattern kind."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.parent = list(range(len(graph.operators)))
+        self.kind = [pattern(op) for op in graph.operators]
+        self.members = {i: {i} for i in self.parent}
+
+    def root(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return self.parent[i]
+
+    def group(self, i: int) -> set[int]:
+        return self.members[self.root(i)]
+
+    def merge(self, ops: Iterable[int], into: int) -> None:
+        r = self.root(into)
+        for i in ops:
+            q = self.root(i)
+            if q != r:
+                self.parent[q] = r
+                self.members[r] |= self.members.pop(q)
+                self.kind[r] = max(self.kind[r], self.kind[q])
+
+    def groups(self) -> list[tuple[int, ...]]:
+        return sorted(tuple(sorted(m)) for m in self.members.values() if len(m) > 1)
+
+
+def tvm_groups(graph: Graph, fits: Fits) -> list[tuple[int, ...]]:
+    """TVM's FuseOps (phase 0: anchors and element-wise operators)."""
+    ipdom = post_dominators(graph)
+    u_ = _Union(graph)
+    op_kind = [pattern(op) for op in graph.operators]
+    for u in graph.file_order:
+        d = ipdom[u]
+        if d is None or u_.root(u) == u_.root(d):
+            continue
+        kind = u_.kind[u_.root(u)]
+        path = between(graph, u, d)
+        inner = [p for p in path if p != d]
+        if kind == Kind.ANCHOR:
+            ok = all(u_.kind[u_.root(p)] <= Kind.ELEMWISE for p in path)
+        elif kind == Kind.ELEMWISE:
+            dom = max(op_kind[p] for p in path)
+            ok = ((dom <= Kind.INJECTIVE or dom == Kind.REDUCE)
+                  and all(u_.kind[u_.root(p)] <= Kind.INJECTIVE for p in inner)
+                  and u_.kind[u_.root(d)] != Kind.OPAQUE)
+        else:
+            ok = False  # REDUCE and OPAQUE take nothing; INJECTIVE: see kinds.py
+        if not ok:
+            continue
+        group = set(u_.group(u)) | u_.group(d)
+        for p in inner:
+            group |= u_.group(p)
+        if fits(group):
+            u_.merge(group, d)
+    return u_.groups()
+
+
+# -- onnxruntime ------------------------------------------------------------------------------
+GELU_ERF = Counter({"Erf": 1, "Add": 1})  # and two or three Mul/Div (x/sqrt(2), x*, *0.5)
+LAYERNORM = Counter({"ReduceMean": 2, "Sub": 1, "Pow": 1, "Add": 1, "Sqrt": 1, "Div": 1})
+
+
+def _const(graph: Graph, name: str) -> bool:
+    return bool(name) and graph.tensors[graph.root(name)].role is Role.WEIGHT
+
+
+def _diamond_kind(graph: Graph, region: set[int], last: int) -> str | None:
+    types = Counter(graph.operators[i].type for i in region)
+    if types == LAYERNORM:
+        return "layernorm"
+    if graph.operators[last].type != "Mul":
+        return None
+    rest = types - GELU_ERF
+    if types - rest == GELU_ERF and 2 <= sum(rest.values()) <= 3 and set(rest) <= {
+            "Div", "Mul"}:
+        return "gelu"
+    if types["Tanh"] == 1 and types["Add"] >= 2 and set(types) <= {"Tanh", "Mul", "Pow", "Add"} \
+            and 6 <= sum(types.values()) <= 8:
+        return "fastgelu"
+    return None
+
+
+def _diamond(graph: Graph, ipdom: list[int | None], s: int):
+    """(region, its last operator, its kind) of the decomposition that starts
+    at operator `s`, grown one post-dominator at a time (LayerNorm's mean
+    branch closes at Sub, its variance branch at Div)."""
+    region, cur = {s}, s
+    for _ in range(8):
+        d = ipdom[cur]
+        if d is None:
+            break
+        region |= between(graph, cur, d)
+        kind = _diamond_kind(graph, region, d)
+        if kind is not None:
+            return region, d, kind
+        cur = d
+    return region, None, None
+
+
+def _single_reader(graph: Graph, i: int) -> int | None:
+    out = graph.operators[i].outputs[0]
+    readers = graph.consumers.get(out, ())
+    return readers[0] if len(readers) == 1 and out not in graph.outputs else None
+
+
+def _with_const(graph: Graph, i: int, types: tuple[str, ...]) -> bool:
+    op = graph.operators[i]
+    return op.type in types and len(op.inputs) == 2 and any(_const(graph, t) for t in op.inputs)
+
+
+def ort_groups(graph: Graph, fits: Fits) -> list[tuple[int, ...]]:
+    """onnxruntime's CPU fusions (see the table in docs/fusion.md)."""
+    ipdom = post_dominators(graph)
+    taken: set[int] = set()
+    groups: list[set[int]] = []
+
+    def commit(group: set[int]) -> None:
+        if len(group) > 1 and not group & taken and fits(group):
+            groups.append(group)
+            taken.update(group)
+
+    for s in graph.file_order:  # GELU / FastGelu / LayerNorm decompositions
+        if s in taken or graph.operators[s].type not in ("ReduceMean", "Div", "Mul", "Pow"):
+            continue
+        region, d, kind = _diamond(graph, ipdom, s)
+        if kind is None:
+            continue
+        group, last = set(region), d
+        for _ in range(2 if kind == "layernorm" else 1):  # gamma, beta / the 0.5
+            nxt = _single_reader(graph, last)
+            if nxt is None or not _with_const(graph, nxt, ("Mul", "Add")):
+                break
+            group.add(nxt)
+            last = nxt
+        p = graph.producers.get(graph.operators[s].inputs[0])
+        commit(group | (_bias_or_skip(graph, p, kind, group) if p is not None else set()))
+    for op in graph.operators:  # SkipLayerNormalization over the LayerNormalization op
+        if op.type == "LayerNormalization" and op.index not in taken:
+            producer = graph.producers.get(op.inputs[0])
+            if producer is not None and _single_reader(graph, producer) == op.index:
+                commit({op.index} | _bias_or_skip(graph, producer, "layernorm", {op.index}))
+    for op in graph.operators:  # MatMul + bias (Gemm / MatMulAdd), MatMul + scale
+        if op.type in ("MatMul", "Gemm") and op.index not in taken:
+            nxt = _single_reader(graph, op.index)
+            if nxt is not None and _with_const(graph, nxt, ("Add", "Mul", "Div")):
+                commit({op.index, nxt})
+    return sorted(tuple(sorted(g)) for g in groups)
+
+
+def _bias_or_skip(graph: Graph, p: int, kind: str, group: set[int]) -> set[int]:
+    """BiasGelu: the bias Add before a GELU.  SkipLayerNorm: the residual Add
+    before a LayerNorm, with the bias Add before it.  Only when `group` reads
+    all of the Add's output (one output per fused kernel here)."""
+    op = graph.operators[p]
+    readers = graph.consumers.get(op.outputs[0], ())
+    if op.type != "Add" or len(op.inputs) != 2 or op.outputs[0] in graph.outputs or not set(
+            readers) <= group:
+        return set()
+    if kind in ("gelu", "fastgelu"):
+        return {p} if any(_const(graph, t) for t in op.inputs) else set()
+    if kind != "layernorm" or any(_const(graph, t) for t in op.inputs):
+        return set()
+    out = {p}
+    for t in op.inputs:
+        q = graph.producers.get(t)
+        if q is not None and _single_reader(graph, q) == p and _with_const(graph, q, ("Add",)):
+            out.add(q)
+            break
+    return out
