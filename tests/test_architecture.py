@@ -72,6 +72,7 @@ FORBIDDEN = {
     "rewrite": {"cli", "api", "report"},
     "report": {"cli"},
     "sweep": {"cli", "api"},  # the library a command and the Dask workers call
+    "fusion": {"cli", "api", "report", "fit", "planning", "tflm"},  # graph -> fused graph
 }
 
 

@@ -10,6 +10,8 @@ Levels, each adding to the one before:
 - `infermem`: infermem's best plan, same operator order.
 - `reorder`: the memory-optimal operator order (`schedule.best_order`).
 - `dmo`: outputs overlapping their inputs where proven safe (`overlap`).
+- `fuse` (only when asked, ONNX): the graph as a fusing runtime (TVM,
+  onnxruntime) runs it, fused intermediates out of the arena (`fusion`).
 - `patch` (only when asked, `.tflite`): the first stage run patch by patch,
   the rewrite `optimize --patch` would write (`rewrite.level`).
 - `int8`: weights and activations int8 (a what-if for a float model; the
@@ -36,12 +38,13 @@ from .whatif import WhatIf, apply, weights_flash_bytes, with_dtypes
 
 LEVELS = ("runtime", "infermem", "reorder", "dmo", "int8")  # always computed
 # ... and in order with the one computed only when asked (it rewrites the model)
-ALL_LEVELS = ("runtime", "infermem", "reorder", "dmo", "patch", "int8")
+ALL_LEVELS = ("runtime", "infermem", "reorder", "dmo", "fuse", "patch", "int8")
 LABELS = {
     "runtime": "as the runtime plans it today",
     "infermem": "infermem's best plan",
     "reorder": "+ reorder",
     "dmo": "+ DMO",
+    "fuse": "+ fuse",
     "patch": "+ patch",
     "int8": "+ int8",
 }
@@ -174,9 +177,11 @@ def _try(fn: Callable[[], object]) -> tuple[object | None, str | None]:
 
 
 def model_needs(graph: Graph, what: WhatIf | None = None, alignment: int = 16,
-                time_limit: float = 5.0, measure: bool = False, patch=None) -> Needs:
+                time_limit: float = 5.0, measure: bool = False, patch=None,
+                fuse: str | None = None) -> Needs:
     """RAM and flash at every level for `graph` (with `what` applied to all);
-    the `patch` level too when `patch` (a `rewrite.level.PatchSpec`) is given."""
+    the `patch` level too when `patch` (a `rewrite.level.PatchSpec`) is given,
+    the `fuse` level when `fuse` (a runtime of `fusion.RUNTIMES`) is."""
     what = what or WhatIf()
     g = apply(graph, what)
     persistent, head = _persistent(graph, measure)
@@ -214,6 +219,11 @@ def model_needs(graph: Graph, what: WhatIf | None = None, alignment: int = 16,
     else:
         prev = min(dmo_arena, prev)
         levels.append(level("dmo", prev, wbytes, dmo_how(graph.format)))
+    if fuse is not None:
+        a, how = _fused_arena(g, fuse, alignment, time_limit, sched is not None,
+                              dmo_arena is not None, arena)
+        prev = min(a, prev)
+        levels.append(level("fuse", prev, wbytes, how))
     pl = None
     if patch is not None:
         from .rewrite.level import patch_level
@@ -232,6 +242,20 @@ def model_needs(graph: Graph, what: WhatIf | None = None, alignment: int = 16,
     levels.append(i8)
     return Needs(graph.name, graph.format, alignment, persistent, structure, tuple(levels),
                  what.describe() if what.active else None)
+
+
+def _fused_arena(g: Graph, runtime: str, alignment: int, time_limit: float, reorder: bool,
+                 dmo: bool, arena: Callable) -> tuple[int, str]:
+    """The arena of `g` fused as `runtime` fuses it, on the memory-optimal
+    order and with DMO when those levels are available."""
+    from .fusion import RUNTIMES, find, fused_graph
+
+    fusion = find(g, runtime, alignment)
+    fused = fused_graph(g, fusion)
+    order = _best_order(fused, alignment, time_limit) if reorder else fused.file_order
+    how = (f"fused as {RUNTIMES[runtime]} fuses it ({len(fusion.layouts)} groups), run chunk "
+           "by chunk by infermem's arena executor (`verify --fuse`)")
+    return arena(fused, order, "best", dmo), how
 
 
 def _best_order(g: Graph, alignment: int, time_limit: float) -> tuple[int, ...]:

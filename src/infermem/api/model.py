@@ -87,10 +87,14 @@ class ProfileResult:
 
 def profile(model: Model, *, input_shapes: Shapes = None, alignment: int = 16,
             weights_dtype: str | None = None, activations_dtype: str | None = None,
-            prune: float | str | None = None, sparsity: bool = False) -> ProfileResult:
+            prune: float | str | None = None, sparsity: bool = False,
+            fuse: str | None = None) -> ProfileResult:
     """Live arena per operator (file order), peak, weights, naive arena, MACs.
     `weights_dtype`/`activations_dtype` ('int8', 'fp16', 'fp32') and `prune`
-    (a fraction) are what-ifs: sizes recomputed, the file untouched."""
+    (a fraction) are what-ifs: sizes recomputed, the file untouched.  With
+    `fuse` ('tvm' or 'ort') the graph is profiled as that runtime fuses it:
+    one row per fused group, its intermediates replaced by one chunk of
+    scratch."""
     from ..profile import profile as profile_of
     from ..tflm.stored import stored_plan_of
     from ..whatif import apply
@@ -98,6 +102,10 @@ def profile(model: Model, *, input_shapes: Shapes = None, alignment: int = 16,
 
     what = whatif(weights_dtype, activations_dtype, prune)
     graph = apply(_graph(model, input_shapes, alignment), what)
+    if fuse:
+        from ..fusion import fuse as fuse_graph
+
+        graph = fuse_graph(graph, fuse, alignment)
     rows = sparsity_of(graph) if sparsity or what.prune is not None else None
     return ProfileResult(graph, profile_of(graph, alignment=alignment),
                          what if what.active else None, rows, stored_plan_of(graph))
@@ -111,6 +119,7 @@ class PlanResult:
     stored_offline_plan: object | None  # the file's own offline plan, if any
     order_change: object | None  # planning.OrderChange, with reorder
     dmo_rows: tuple[dict, ...] | None  # overlap.explain, with explain
+    fusion: object | None = None  # fusion.Fusion, with fuse
 
     @property
     def arena_bytes(self) -> int:
@@ -126,6 +135,7 @@ class PlanResult:
         doc["order_change"] = self.order_change.to_json() if self.order_change else None
         if self.dmo_rows is not None:
             doc["dmo"] = list(self.dmo_rows)
+        doc["fusion"] = self.fusion.to_json() if self.fusion is not None else None
         return {**doc, **shape_fields(pm.graph.meta)}
 
     def to_header(self) -> str:
@@ -145,17 +155,24 @@ class PlanResult:
 
 def plan(model: Model, *, strategy: str = "best", time_limit: float = 10.0,
          alignment: int = 16, reorder: bool = False, dmo: bool = False, explain: bool = False,
-         input_shapes: Shapes = None) -> PlanResult:
+         input_shapes: Shapes = None, fuse: str | None = None) -> PlanResult:
     """Plan the arena with `strategy` (validated before it is returned); with
     `reorder` on the memory-optimal operator order, with `dmo` letting outputs
-    overlap inputs where proven safe; `explain` (with `dmo`) lists per operator
-    the overlap proven and used."""
+    overlap inputs where proven safe, with `fuse` ('tvm' or 'ort') on the graph
+    as that runtime fuses it; `explain` (with `dmo`) lists per operator the
+    overlap proven and used."""
     from ..planning import order_change, plan_model
     from ..tflm.stored import stored_plan_of
 
     if explain and not dmo:
         raise BadInput("--explain lists the DMO overlaps: give --dmo too")
     graph = _graph(model, input_shapes, alignment)
+    fusion = None
+    if fuse:
+        from ..fusion import find, fused_graph
+
+        fusion = find(graph, fuse, alignment)
+        graph = fused_graph(graph, fusion)
     pm = plan_model(graph, strategy, time_limit, alignment, reorder, dmo)
     rows = None
     if explain:
@@ -163,7 +180,7 @@ def plan(model: Model, *, strategy: str = "best", time_limit: float = 10.0,
 
         rows = tuple(explain_overlaps(graph, pm.order, pm.problem, pm.plan))
     return PlanResult(pm, stored_plan_of(graph), order_change(pm, alignment) if reorder else None,
-                      rows)
+                      rows, fusion)
 
 
 @dataclass(frozen=True)
@@ -205,13 +222,16 @@ def fit(model: Model, *, devices: Sequence[str] = (), device_files: Sequence[str
         alignment: int = 16, measure: bool = True, input_shapes: Shapes = None,
         weights_dtype: str | None = None, activations_dtype: str | None = None,
         prune: float | str | None = None, patch: str | None = None,
-        patch_until: int | None = None, max_mac_overhead: float = 25.0) -> FitResult:
+        patch_until: int | None = None, max_mac_overhead: float = 25.0,
+        fuse: str | None = None) -> FitResult:
     """Does it fit?  The RAM and flash needed at each level (runtime, infermem,
     reorder, DMO, int8) checked against `devices` (names or aliases; default
     every bundled device), of `kind` ('mcu', 'board', 'sbc'), plus a `budget`
     ('256KiB') as one more target.  `measure` runs TFLM for a `.tflite`.
     `patch` ('auto' or 'RxC') adds the patch level: the patched rewrite of a
-    `.tflite` (stage end `patch_until`, at most `max_mac_overhead` % more MACs)."""
+    `.tflite` (stage end `patch_until`, at most `max_mac_overhead` % more MACs).
+    `fuse` ('tvm' or 'ort') adds the fuse level: the ONNX graph as that runtime
+    fuses it."""
     from ..fit import fit as fit_devices
     from ..fit import model_needs
     from .patching import check_patch, patch_spec
@@ -221,7 +241,7 @@ def fit(model: Model, *, devices: Sequence[str] = (), device_files: Sequence[str
     targets = _targets(devices, device_files, kind, budget)
     graph = _graph(model, input_shapes, alignment)
     needs = model_needs(graph, what, alignment, time_limit, measure=measure,
-                        patch=patch_spec(patch, patch_until, max_mac_overhead))
+                        patch=patch_spec(patch, patch_until, max_mac_overhead), fuse=fuse)
     return FitResult(graph, fit_devices(needs, targets))
 
 

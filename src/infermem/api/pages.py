@@ -32,12 +32,14 @@ def report(model: Model, output: str | Path | None = None, *, strategy: str = "b
            time_limit: float = 5.0, alignment: int = 16, measure: bool = True,
            devices: Sequence[str] = (), input_shapes: Shapes = None,
            force: bool = False, runtimes: str | None = None, patch: str | None = None,
-           patch_until: int | None = None, max_mac_overhead: float = 25.0) -> ReportResult:
+           patch_until: int | None = None, max_mac_overhead: float = 25.0,
+           fuse: str | None = None) -> ReportResult:
     """Gather the profile, every fast planner, DMO, reordering, TFLM's measured
     arena (`measure`, `.tflite`) and device fit; with `runtimes` ('all' or a
     comma list, as `monitor --runtime`) also run the model in those runtimes
     side by side; with `patch` ('auto' or 'RxC', a .tflite) add the live
-    memory before and after patching (`profile_patched`); render one
+    memory before and after patching (`profile_patched`); with `fuse` ('tvm'
+    or 'ort', ONNX) add the fuse level to the fit table; render one
     self-contained HTML page; write it to `output` when given (through the
     output guard)."""
     from ..outputs import check_output, write_text
@@ -51,7 +53,7 @@ def report(model: Model, output: str | Path | None = None, *, strategy: str = "b
     if output is not None:
         check_output(output, [source], force=force, what="-o")
     data = gather(source, strategy, time_limit, alignment, measure, list(devices),
-                  {k: tuple(v) for k, v in (input_shapes or {}).items()})
+                  {k: tuple(v) for k, v in (input_shapes or {}).items()}, fuse)
     side = _side_by_side(str(source), runtimes, input_shapes) if runtimes else None
     patched = None
     if patch is not None:

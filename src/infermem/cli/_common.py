@@ -135,6 +135,15 @@ def add_dmo_arg(p: argparse.ArgumentParser) -> None:
                         "(diagonal memory optimisation)")
 
 
+def add_fuse_arg(p: argparse.ArgumentParser) -> None:
+    """`--fuse [RUNTIME]`: plan the graph as a fusing runtime runs it (fusion/)."""
+    p.add_argument("--fuse", nargs="?", const="tvm", default=None, choices=("tvm", "ort"),
+                   metavar="RUNTIME",
+                   help="plan the ONNX graph as RUNTIME fuses it: tvm (the default: TVM's "
+                        "FuseOps) or ort (onnxruntime's CPU fusions); fused intermediates "
+                        "get no arena bytes, each group one chunk of scratch")
+
+
 def add_inputs_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inputs", type=Path, metavar="X.npz|DIR",
                    help="one input set of your own: an .npz with one array per graph input "

@@ -8,6 +8,7 @@ import json
 from ._common import (
     add_device_arg,
     add_device_file_arg,
+    add_fuse_arg,
     add_json_arg,
     add_no_measure_arg,
     add_patch_args,
@@ -35,6 +36,7 @@ def add_parser(sub) -> None:
                         "one more target, or the limit for --max-batch")
     p.add_argument("--max-batch", action="store_true",
                    help="the largest batch whose best plan (arena + weights) fits --budget")
+    add_fuse_arg(p)
     add_patch_args(p)
     add_json_arg(p)
     add_whatif_args(p)
@@ -64,7 +66,7 @@ def _fit(args) -> int:
             measure=args.measure, input_shapes=dict(args.input_shape),
             weights_dtype=args.weights_dtype, activations_dtype=args.activations_dtype,
             prune=args.prune, patch=args.patch, patch_until=args.patch_until,
-            max_mac_overhead=args.max_mac_overhead)
+            max_mac_overhead=args.max_mac_overhead, fuse=args.fuse)
     if args.json:
         print(json.dumps(r.to_json(), indent=2))
         return 0

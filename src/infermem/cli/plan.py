@@ -8,6 +8,7 @@ from pathlib import Path
 from ._common import (
     add_dmo_arg,
     add_force_arg,
+    add_fuse_arg,
     add_json_arg,
     add_model_args,
     add_output_arg,
@@ -29,6 +30,7 @@ def add_parser(sub) -> None:
     add_time_limit_arg(p)
     add_reorder_arg(p)
     add_dmo_arg(p)
+    add_fuse_arg(p)
     p.add_argument(
         "--explain",
         action="store_true",
@@ -56,7 +58,7 @@ def run(args) -> int:
     if args.plot is not None:
         check_plot_path(args.plot)
     kw = dict(strategy=args.strategy, time_limit=args.time_limit, alignment=args.align,
-              reorder=args.reorder, dmo=args.dmo, explain=args.explain,
+              reorder=args.reorder, dmo=args.dmo, explain=args.explain, fuse=args.fuse,
               input_shapes=dict(args.input_shape))  # fmt: skip
     patched = None
     if args.patch is None:
@@ -93,6 +95,8 @@ def run(args) -> int:
         _print_patch(out, patched)
     if r.order_change is not None:
         out.print(r.order_change.describe(), highlight=False)
+    if r.fusion is not None:
+        out.print(r.fusion.describe(), highlight=False)
     if r.stored_offline_plan is not None:
         out.print(r.stored_offline_plan.describe()
                   + "; `infermem optimize` would replace it with this plan", highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._common import (
+    add_fuse_arg,
     add_json_arg,
     add_model_args,
     add_patch_args,
@@ -19,6 +20,7 @@ def add_parser(sub) -> None:
     add_json_arg(p)
     p.add_argument("--sparsity", action="store_true",
                    help="per weight tensor: zero fraction, bytes dense / CSR / bitmask")
+    add_fuse_arg(p)
     add_patch_args(p)
     add_whatif_args(p)
     p.set_defaults(func=run)
@@ -37,7 +39,7 @@ def run(args) -> int:
     check_patch(None, args.patch_until, args.max_mac_overhead)
     r = profile(args.model, input_shapes=dict(args.input_shape), alignment=args.align,
                 weights_dtype=args.weights_dtype, activations_dtype=args.activations_dtype,
-                prune=args.prune, sparsity=args.sparsity)
+                prune=args.prune, sparsity=args.sparsity, fuse=args.fuse)
     if args.json:
         print(dumps_rows(r.to_json()))
         return 0

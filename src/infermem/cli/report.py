@@ -12,6 +12,7 @@ import json
 from ._common import (
     add_device_arg,
     add_force_arg,
+    add_fuse_arg,
     add_json_arg,
     add_model_args,
     add_no_measure_arg,
@@ -37,6 +38,7 @@ def add_parser(sub) -> None:
     p.add_argument("--runtimes", metavar="R", default=None,
                    help="also run the model in these runtimes (all, or a comma list, as "
                    "`monitor --runtime`) and add them side by side")
+    add_fuse_arg(p)
     add_patch_args(p)
     add_force_arg(p)
     p.set_defaults(func=run)
@@ -54,7 +56,7 @@ def run(args) -> int:
                alignment=args.align, measure=args.measure, devices=args.device,
                input_shapes=dict(args.input_shape), force=args.force, runtimes=args.runtimes,
                patch=args.patch, patch_until=args.patch_until,
-               max_mac_overhead=args.max_mac_overhead)
+               max_mac_overhead=args.max_mac_overhead, fuse=args.fuse)
     if args.output is not None:
         written(args.output)
     if args.json:

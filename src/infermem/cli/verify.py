@@ -11,6 +11,7 @@ from ..errors import BadInput
 from ._common import (
     add_allow_constant_arg,
     add_dmo_arg,
+    add_fuse_arg,
     add_inputs_arg,
     add_json_arg,
     add_model_args,
@@ -38,6 +39,7 @@ def add_parser(sub) -> None:
     add_time_limit_arg(p)
     add_reorder_arg(p)
     add_dmo_arg(p)
+    add_fuse_arg(p)
     add_inputs_arg(p)
     add_runs_arg(p, 3)
     add_allow_constant_arg(p)
@@ -59,7 +61,8 @@ def run(args) -> int:
     if not args.model:
         raise BadInput("verify needs a model file (or --list-ops)")
     r = verify(args.model, plan=args.plan, strategy=args.strategy, time_limit=args.time_limit,
-               reorder=args.reorder, dmo=args.dmo, inputs=args.inputs, runs=args.runs,
+               reorder=args.reorder, dmo=args.dmo, fuse=args.fuse, inputs=args.inputs,
+               runs=args.runs,
                seed=args.seed, alignment=args.align, input_shapes=dict(args.input_shape),
                allow_constant_outputs=args.allow_constant_outputs)
     if args.json:

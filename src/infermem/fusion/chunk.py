@@ -27,13 +27,13 @@ import numpy as np
 
 from ..graph import Graph, Operator
 from ..planners.problem import align_up
+from ..runtime.kernels.fused import Axes, chunk_shape
 from .kinds import ELEMENTWISE
 
 ROW_OPS = frozenset({"Softmax", "LogSoftmax", "LayerNormalization", "RMSNormalization",
                      "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
                      "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum",
                      "ReduceLogSumExp"})
-Axes = tuple[int | None, ...]  # per tensor axis: the chunk axis sliced there, or None (whole)
 
 
 @dataclass(frozen=True)
@@ -56,16 +56,6 @@ class Layout:
     @property
     def chunks(self) -> int:
         return math.prod(self.chunk_dims)
-
-
-def chunk_shape(shape: Sequence[int], axes: Axes) -> tuple[int, ...]:
-    """A tensor's shape in one chunk: the sliced axes are 1."""
-    return tuple(1 if a is not None else int(d) for d, a in zip(shape, axes, strict=True))
-
-
-def chunk_index(axes: Axes, idx: Sequence[int]) -> tuple[slice, ...]:
-    """The index of chunk `idx` (one index per chunked output axis) into a tensor."""
-    return tuple(slice(idx[a], idx[a] + 1) if a is not None else slice(None) for a in axes)
 
 
 def layout(graph: Graph, ops: Sequence[int], alignment: int = 16) -> Layout | str:

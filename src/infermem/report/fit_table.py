@@ -12,7 +12,7 @@ from .units import human_bytes
 
 _MARK = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "n/a"}
 SHORT = {"runtime": "runtime", "infermem": "infermem", "reorder": "+reorder", "dmo": "+DMO",
-         "patch": "+patch", "int8": "+int8"}
+         "fuse": "+fuse", "patch": "+patch", "int8": "+int8"}
 
 
 FLASH_EXCLUDES = ("the runtime's own code (interpreter, kernels) and your application are not "

@@ -113,8 +113,10 @@ def gather(
     tflm: bool = True,
     devices: Sequence[str] = (),
     input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    fuse: str | None = None,
 ) -> ReportData:
-    """Run everything the report shows on the model at `path`."""
+    """Run everything the report shows on the model at `path` (the fit table
+    with the `fuse` level when `fuse` names a runtime)."""
     from ..fit import fit, model_needs
     from ..frontends import load
     from ..overlap import explain
@@ -151,7 +153,7 @@ def gather(
         rprof = profile(graph, rdmo.order, alignment)
     measured, note = _timed(s, "tflm", lambda: _measure(graph, tflm))
     needs = _timed(s, "fit", lambda: model_needs(graph, None, alignment, time_limit,
-                                                 measure=tflm))
+                                                 measure=tflm, fuse=fuse))
     return ReportData(
         path=str(path), graph=graph, strategy=strategy, time_limit=time_limit,
         alignment=alignment, profile=prof, reorder_profile=rprof, plans=plans,

@@ -15,7 +15,7 @@ from ..report.html_kit import esc, hb
 from .writers import fit_cell
 
 COLOURS = {"runtime": "#4c8c6a", "infermem": "#3a6ea5", "reorder": "#5f8fc4",
-           "dmo": "#7a5ea8", "patch": "#a55a5a", "int8": "#b7852f"}
+           "dmo": "#7a5ea8", "fuse": "#4f8f8f", "patch": "#a55a5a", "int8": "#b7852f"}
 CSS = """
 body{margin:0;background:#f5f6f8;color:#1f2933;font:14px/1.5 -apple-system,BlinkMacSystemFont,
 "Segoe UI",Roboto,Arial,sans-serif}

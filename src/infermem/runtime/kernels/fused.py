@@ -1,4 +1,7 @@
-"""A fused group (`fusion.FusedGroup`) run chunk by chunk inside the plan.
+"""A fused group (a `FusedGroup` operator, made by `fusion`) run chunk by
+chunk inside the plan.  The operator's `layout` attribute (`fusion.chunk.Layout`)
+says which operators, which intermediates, which chunks; the executor knows
+nothing else of fusion.
 
 Chunk order: for every index over the group output's chunked leading axes
 (row-major), every operator of the group in order computes its part of that
@@ -18,6 +21,7 @@ values), so a fused run is bit-identical to the unfused one.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -25,14 +29,24 @@ from ...graph import Graph, Role, Tensor
 from .base import Kernel, KernelIO, indices
 from .registry import register
 
+Axes = tuple[int | None, ...]  # per tensor axis: the chunk axis sliced there, or None (whole)
+
+
+def chunk_shape(shape: Sequence[int], axes: Axes) -> tuple[int, ...]:
+    """A tensor's shape in one chunk: the sliced axes are 1."""
+    return tuple(1 if a is not None else int(d) for d, a in zip(shape, axes, strict=True))
+
+
+def chunk_index(axes: Axes, idx: Sequence[int]) -> tuple[slice, ...]:
+    """The index of chunk `idx` (one index per chunked output axis) into a tensor."""
+    return tuple(slice(idx[a], idx[a] + 1) if a is not None else slice(None) for a in axes)
+
 
 @register("FusedGroup")
 class FusedGroup(Kernel):
     order = "per chunk of the output's leading axes: each operator of the group on that chunk"
 
     def setup(self) -> None:
-        from ...fusion.chunk import chunk_shape
-
         self.lay = lay = self.attrs["layout"]
         src: Graph = self.attrs["graph"]
         self.members = [src.operators[i] for i in lay.ops]
@@ -54,8 +68,6 @@ class FusedGroup(Kernel):
         out = io.outs[0]
         scratch = io.outs[1] if len(io.outs) > 1 else None
         inner = {t: self._view(scratch, t) for t in lay.internal}
-        from ...fusion.chunk import chunk_index
-
         for idx in indices(lay.chunk_dims):
             for j, (op, kern) in enumerate(zip(self.members, self.kernels, strict=True)):
                 ins = [None if not t else inner[t] if t in inner
@@ -77,8 +89,6 @@ def _chunk_graph(src: Graph, lay, shapes: dict) -> Graph:
     input as seen by each reader (its own name per reader and position), a
     weight read whole keeping its data (kernels read constants from it)."""
     from dataclasses import replace
-
-    from ...fusion.chunk import chunk_shape
 
     tensors: dict[str, Tensor] = {}
     ops = []
