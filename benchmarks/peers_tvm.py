@@ -1,10 +1,14 @@
-"""TVM Relax's static memory plan on ONNX ResNet50, next to infermem's.
+"""TVM Relax's static memory plan on ONNX ResNet50 (or any ONNX model), next to infermem's.
 
 TVM is not a dependency of infermem; run this in an environment of its own:
 
     python3 -m venv /tmp/tvm && /tmp/tvm/bin/pip install apache-tvm==0.27.0.post1 onnx
     /tmp/tvm/bin/python benchmarks/peers_tvm.py            # TVM's figures
     python benchmarks/planners.py --markdown               # infermem's (light_resnet50 row)
+
+`tvm_plans(model, shapes)` does the same for any ONNX model with its
+symbolic input dims fixed (benchmarks/peers.py runs it for
+benchmarks/transformers.py).
 
 Two TVM pipelines on onnx's `light_resnet50.onnx`, each ending with
 `StaticPlanBlockMemory`; the figure is the sum of the `alloc_storage` blocks
@@ -55,6 +59,18 @@ def default(mod):
     return relax.get_default_pipeline(tvm.target.Target("llvm"))(mod)
 
 
+PIPELINES = {"default (fused)": default, "unfused": unfused}
+
+
+def tvm_plans(model, shapes: dict[str, list[int]] | None = None) -> dict[str, list[int]]:
+    """Storage blocks each pipeline leaves for `model` (an onnx.ModelProto),
+    its inputs fixed to `shapes` (name -> dims; None keeps the file's)."""
+    from tvm.relax.frontend.onnx import from_onnx
+
+    mod = from_onnx(model, shape_dict=shapes, keep_params_in_input=False)
+    return {name: storages(lower(mod)) for name, lower in PIPELINES.items()}
+
+
 def main() -> int:
     try:
         import onnx
@@ -63,13 +79,12 @@ def main() -> int:
     except ImportError as e:
         print(f"needs TVM and onnx in this environment ({e}); see the docstring")
         return 2
-    from tvm import relax
-
-    mod = relax.frontend.onnx.from_onnx(onnx.load(light_resnet50()), keep_params_in_input=False)
+    mod = tvm.relax.frontend.onnx.from_onnx(onnx.load(light_resnet50()),
+                                            keep_params_in_input=False)
     print(f"TVM {tvm.__version__}, {light_resnet50().name}")
     print("| pipeline | storage blocks | bytes | time |")
     print("|---|---:|---:|---:|")
-    for name, lower in (("default (fused)", default), ("unfused", unfused)):
+    for name, lower in PIPELINES.items():
         t = time.perf_counter()
         blocks = storages(lower(mod))
         print(f"| {name} | {len(blocks)} | {sum(blocks):,} | {time.perf_counter() - t:.1f} s |")

@@ -34,13 +34,17 @@ import scale_models as S  # noqa: E402
 SRC = Path(__file__).parents[1] / "src"
 
 
-def measure(args: list[str]) -> tuple[int, float, float, int]:
-    """(exit code, wall s, CPU s, peak RSS bytes) of `infermem ARGS`."""
+def measure(args: list[str], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL) -> tuple[int, float, float, int]:
+    """(exit code, wall s, CPU s, peak RSS bytes) of `infermem ARGS` (or of
+    `python ARGS` when ARGS starts with "-c"); its output goes to the given
+    files (default: discarded)."""
     env = dict(os.environ, PYTHONPATH=str(SRC))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-m", "infermem", *args], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, *args] if args[:1] == ["-c"] else \
+        [sys.executable, "-m", "infermem", *args]
+    p = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr)
     proc, peak = psutil.Process(p.pid), 0
     while p.poll() is None:
         try:
