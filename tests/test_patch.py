@@ -267,8 +267,9 @@ def test_plan_patch_not_patchable_and_bad_input(capsys):
 
     assert main(["plan", "tests/fixtures/patch/dense_only_int8.tflite", "--patch"]) == 0
     assert "patch not applied: no patchable stage" in capsys.readouterr().out
-    assert main(["plan", "tests/fixtures/resnet_f32.onnx", "--patch"]) == 2
-    assert "rewrites .tflite models only" in capsys.readouterr().err
+    assert main(["plan", f"{CORPUS}/resnet8_int8.tflite", "--patch", "--input-shape",
+                 "serving_default_keras_tensor:0=1x32x32x3"]) == 2
+    assert "keeps the stored shapes" in capsys.readouterr().err
     assert main(["plan", f"{CORPUS}/resnet8_int8.tflite", "--patch-until", "3"]) == 2
     assert main(["plan", f"{CORPUS}/resnet8_int8.tflite", "--patch", "1x1"]) == 2
 
@@ -338,7 +339,8 @@ def test_profile_patch_splits_stage_and_rest(capsys):
     assert doc["peak_bytes"] == p["peak_before"]  # the profile itself is the file's
     r = infermem.profile_patched(model, patch="3x3", patch_until=9)
     assert [x.live_bytes for x in r.after.profile.operators] == p["live_after"]
-    assert main(["profile", "tests/fixtures/resnet_f32.onnx", "--patch"]) == 2
+    assert main(["profile", model, "--patch", "--input-shape",
+                 "serving_default_keras_tensor:0=1x96x96x3"]) == 2  # a .tflite keeps its shapes
     assert main(["profile", model, "--patch", "--prune", "50%"]) == 2
 
 

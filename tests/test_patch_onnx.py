@@ -143,3 +143,21 @@ def test_output_guard_and_refusals(cnn, tmp_path, capsys):
     assert "--patch" in capsys.readouterr().err
     assert main([*base, "--patch-until", "6", "-o", str(tmp_path / "y.onnx")]) == 2  # not a cut
     assert not (tmp_path / "x.onnx").exists() and not (tmp_path / "y.onnx").exists()
+
+
+def test_plan_profile_and_fit_patch_on_onnx(cnn, capsys):
+    """The what-ifs agree with each other and with the rewrite `optimize` writes."""
+    import json
+
+    shape = ["--input-shape", "x=1x3x32x32", "--patch", "2x2"]
+    assert main(["plan", str(cnn), "--dmo", "--json", *shape]) == 0
+    p = json.loads(capsys.readouterr().out)["patch"]
+    assert p["patched"] and p["arena_after"] < p["arena_before"]
+    assert main(["profile", str(cnn), "--json", *shape]) == 0
+    q = json.loads(capsys.readouterr().out)["patch"]
+    assert q["grid"] == p["grid"] and q["stage_ops"] == p["stage_ops"]
+    assert q["stage_after"]["stage_peak_bytes"] < q["stage_before"]["stage_peak_bytes"]
+    assert main(["fit", str(cnn), "--budget", "1MiB", "--json", *shape]) == 0
+    levels = json.loads(capsys.readouterr().out)["levels"]
+    assert levels["patch"]["arena_bytes"] == p["arena_after"]  # best + DMO, as plan --dmo
+    assert levels["patch"]["arena_bytes"] < levels["dmo"]["arena_bytes"]

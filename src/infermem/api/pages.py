@@ -37,7 +37,7 @@ def report(model: Model, output: str | Path | None = None, *, strategy: str = "b
     """Gather the profile, every fast planner, DMO, reordering, TFLM's measured
     arena (`measure`, `.tflite`) and device fit; with `runtimes` ('all' or a
     comma list, as `monitor --runtime`) also run the model in those runtimes
-    side by side; with `patch` ('auto' or 'RxC', a .tflite) add the live
+    side by side; with `patch` ('auto' or 'RxC', .tflite or .onnx) add the live
     memory before and after patching (`profile_patched`); with `fuse` ('tvm'
     or 'ort', ONNX) add the fuse level to the fit table; render one
     self-contained HTML page; write it to `output` when given (through the
@@ -60,7 +60,8 @@ def report(model: Model, output: str | Path | None = None, *, strategy: str = "b
         from .patching import profile_patched
 
         patched = profile_patched(source, patch=patch, patch_until=patch_until,
-                                  max_mac_overhead=max_mac_overhead, alignment=alignment)
+                                  max_mac_overhead=max_mac_overhead, alignment=alignment,
+                                  input_shapes=_onnx_shapes(source, input_shapes))
     page = render(data, runtimes=side, patched=patched)
     if output is not None:
         write_text(output, page)
@@ -130,3 +131,11 @@ def demo(output: str | Path | None = None, *, quick: bool = False,
         dst = Path(output) if output is not None else Path(tmp) / f"{path.stem}_dmo.tflite"
         r = optimize(path, dst, strategy="best", dmo=True, runs=3, force=force)
     return DemoResult(str(path), prof, plans, r, None if output is None else str(dst))
+
+
+def _onnx_shapes(source, input_shapes: Shapes) -> dict | None:
+    """The input shapes for the patch rewrite: an ONNX model's (a .tflite keeps
+    its stored shapes and refuses them)."""
+    from .patching import is_onnx
+
+    return dict(input_shapes or {}) if is_onnx(source) else None

@@ -84,25 +84,23 @@ def plan_patched(model: str | Path, *, patch: str = "auto", patch_until: int | N
                  time_limit: float = 10.0, alignment: int = 16, reorder: bool = False,
                  dmo: bool = False, explain: bool = False,
                  input_shapes: Shapes = None) -> PatchPlanResult:
-    """Choose the patched rewrite of a .tflite `model` (`patch`: 'auto' or 'RxC';
-    stage end `patch_until` or chosen; at most `max_mac_overhead` percent more
-    MACs) and plan both graphs with the same options; the rewrite stays in memory."""
-    from ..frontends.tflite import load_tflite_bytes
+    """Choose the patched rewrite of a .tflite or .onnx `model` (`patch`: 'auto'
+    or 'RxC'; stage end `patch_until` or chosen; at most `max_mac_overhead`
+    percent more MACs) and plan both graphs with the same options; the rewrite
+    stays in memory.  `input_shapes` fixes an ONNX model's symbolic dims (a
+    .tflite rewrite keeps the stored shapes)."""
     from ..rewrite import parse_grid
     from ..rewrite.choose import choose
 
-    if input_shapes:
-        raise BadInput("--input-shape with --patch: the rewrite keeps the stored shapes")
-    path = _tflite(model, patch, patch_until, max_mac_overhead, alignment)
+    source = _source(model, patch, patch_until, max_mac_overhead, alignment, input_shapes)
     kw = dict(strategy=strategy, time_limit=time_limit, alignment=alignment,
               reorder=reorder, dmo=dmo, explain=explain)  # fmt: skip
-    before = plan(path, **kw)
+    before = plan(_original(model, source), **kw)
     grids = None if patch == "auto" else [parse_grid(patch)]
-    choice = choose(path, grids, patch_until, max_mac_overhead / 100)
+    choice = choose(source, grids, patch_until, max_mac_overhead / 100)
     after = None
     if choice.result is not None:
-        graph = load_tflite_bytes(choice.result.data, f"{path} (patched)", path.stem)
-        after = plan(graph, **kw)
+        after = plan(source.load(choice.result.data, f"{model} (patched)"), **kw)
     return PatchPlanResult(before, after, choice)
 
 
@@ -150,39 +148,42 @@ class PatchProfileResult:
 
 
 def profile_patched(model: str | Path, *, patch: str = "auto", patch_until: int | None = None,
-                    max_mac_overhead: float = 25.0, alignment: int = 16) -> PatchProfileResult:
-    """The live memory per operator of a .tflite `model` and of its patched
-    rewrite (chosen as `optimize --patch` chooses it), with each split into
-    the patched stage and the rest: where patching moved the peak."""
-    from ..frontends.tflite import load_tflite_bytes
+                    max_mac_overhead: float = 25.0, alignment: int = 16,
+                    input_shapes: Shapes = None) -> PatchProfileResult:
+    """The live memory per operator of a .tflite or .onnx `model` and of its
+    patched rewrite (chosen as `optimize --patch` chooses it), with each split
+    into the patched stage and the rest: where patching moved the peak."""
     from ..rewrite import parse_grid
     from ..rewrite.choose import choose
     from .model import profile
 
-    path = _tflite(model, patch, patch_until, max_mac_overhead, alignment)
-    before = profile(path, alignment=alignment)
-    choice = choose(path, None if patch == "auto" else [parse_grid(patch)], patch_until,
+    source = _source(model, patch, patch_until, max_mac_overhead, alignment, input_shapes)
+    before = profile(_original(model, source), alignment=alignment)
+    choice = choose(source, None if patch == "auto" else [parse_grid(patch)], patch_until,
                     max_mac_overhead / 100)
     r = choice.result
     if r is None:
         return PatchProfileResult(before, None, choice, None, None)
-    after = profile(load_tflite_bytes(r.data, f"{path} (patched)", path.stem),
-                    alignment=alignment)
+    after = profile(source.load(r.data, f"{model} (patched)"), alignment=alignment)
     rest = r.ops_before - len(r.stage_ops)  # the rest of the graph follows the stage
     return PatchProfileResult(before, after, choice,
                               stage_memory(before.profile, len(r.stage_ops)),
                               stage_memory(after.profile, r.ops_after - rest))
 
 
-def _tflite(model, patch, patch_until, max_mac_overhead, alignment: int) -> Path:
-    """The checks every --patch what-if makes; the model's path."""
-    from ..frontends import sniff_format
+def _source(model, patch, patch_until, max_mac_overhead, alignment: int, input_shapes):
+    """The checks every --patch what-if makes; the model opened for `choose`."""
+    from ..rewrite.choose import open_source
 
     check_alignment(alignment)
     check_patch(patch, patch_until, max_mac_overhead)
     path = Path(model)
     if not path.is_file():
         raise BadInput(f"{path}: no such file")
-    if sniff_format(path) != "tflite":
-        raise BadInput(f"{path}: --patch rewrites .tflite models only")
-    return path
+    return open_source(path, {k: tuple(v) for k, v in (input_shapes or {}).items()})
+
+
+def _original(model, source):
+    """What `plan`/`profile` read for the model as it is: the ONNX Graph already
+    loaded (with the input shapes), or the .tflite's path."""
+    return source.graph if source.format == "onnx" else model

@@ -116,6 +116,8 @@ def _print_patch(out, patched) -> None:
     saved = d["arena_before"] - d["arena_after"]
     out.print(f"patched (what-if, no file written): {d['reason']}", highlight=False)
     out.print(f"arena {d['arena_before']:,} B -> {d['arena_after']:,} B ({saved:,} B saved, "
-              f"{d['arena_before'] / max(d['arena_after'], 1):.2f}x smaller); TFLM's own "
-              f"planner {d['tflm_planner_arena_before']:,} B -> "
+              f"{d['arena_before'] / max(d['arena_after'], 1):.2f}x smaller); "
+              + ("TFLM's own planner " if patched.before.planned.graph.format == "tflite" else
+                 "TFLM's greedy planner on the ONNX graph ") +
+              f"{d['tflm_planner_arena_before']:,} B -> "
               f"{d['tflm_planner_arena_after']:,} B", highlight=False)

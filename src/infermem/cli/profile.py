@@ -65,12 +65,11 @@ def _patched(args) -> int:
     from ..report.json_rows import dumps_rows
     from ..report.profile_table import render_profile
 
-    if args.input_shape or args.sparsity or args.weights_dtype or args.activations_dtype \
-            or args.prune:
-        raise BadInput("--patch profiles the file as stored: drop --input-shape, --sparsity "
-                       "and the what-ifs")
+    if args.sparsity or args.weights_dtype or args.activations_dtype or args.prune:
+        raise BadInput("--patch profiles the file as stored: drop --sparsity and the what-ifs")
     r = profile_patched(args.model, patch=args.patch, patch_until=args.patch_until,
-                        max_mac_overhead=args.max_mac_overhead, alignment=args.align)
+                        max_mac_overhead=args.max_mac_overhead, alignment=args.align,
+                        input_shapes=dict(args.input_shape))
     if args.json:
         print(dumps_rows(r.to_json()))
         return 0

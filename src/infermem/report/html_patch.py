@@ -20,6 +20,8 @@ def patch_section(r, img: str) -> str:
             ["flash (file), B", num(p.flash_before), num(p.flash_after)]]
     body = img + table([Col(""), Col("as it is", True), Col("patched", True)], rows)
     lead = (f"{esc(p.describe())}. The rewrite runs the first stage one tile at a time "
-            "(`infermem optimize --patch` writes it, verified in TFLM); nothing was written "
+            "(`infermem optimize --patch` writes it, verified "
+            + ("in TFLM" if r.before.graph.format == "tflite" else
+               "against onnxruntime and by `infermem verify`") + "); nothing was written "
             "for this page. " + src("computed"))
     return section("patch", "Patch-based inference (what-if)", lead, body)

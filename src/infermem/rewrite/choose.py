@@ -57,6 +57,7 @@ class TfliteSource:
     format = "tflite"
 
     def __init__(self, src: str | Path | bytes) -> None:
+        self.stem = "model" if isinstance(src, bytes) else Path(src).stem
         self.raw, self.tree = load_tree(src)
         self.prefix, self.why = patchable_prefix(self.tree)
         self.macs = model_macs(self.tree)
@@ -78,6 +79,12 @@ class TfliteSource:
 
     def arena(self, data: bytes, strategy: str) -> int:
         return planned_arena(data, strategy)
+
+    def load(self, data: bytes, name: str):
+        """A rewritten model (bytes) as infermem's Graph."""
+        from ..frontends.tflite import load_tflite_bytes
+
+        return load_tflite_bytes(data, name, self.stem)
 
 
 def open_source(src: str | Path | bytes, input_shapes=None):

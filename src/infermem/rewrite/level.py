@@ -1,5 +1,6 @@
 """The `patch` level of `infermem fit` (and `sweep`): the arena of the patched
-rewrite `optimize --patch` would write, planned as the `dmo` level plans.
+rewrite `optimize --patch` would write (.tflite or .onnx), planned as the
+`dmo` level plans.
 
 The rewrite is chosen by `choose` (TFLM's own planner ranks the candidates)
 and planned in memory with infermem's best plan (DMO where it is available);
@@ -42,22 +43,22 @@ def patch_level(graph: Graph, spec: PatchSpec, plan_graph, measure: bool,
     why = _unpatchable(graph)
     if why:
         return PatchLevel(None, 0, None, why)
-    from ..frontends.tflite import load_tflite_bytes
     from . import parse_grid
-    from .choose import choose
+    from .choose import choose, open_source
 
     grids = None if spec.grid == "auto" else [parse_grid(spec.grid)]
     try:
-        choice = choose(graph.source, grids, spec.until, spec.max_mac_overhead)
+        source = open_source(graph.source, _input_shapes(graph))
+        choice = choose(source, grids, spec.until, spec.max_mac_overhead)
     except BadInput as e:
         return PatchLevel(None, 0, None, f"not patched: {e}")
     r = choice.result
     if r is None:
         return PatchLevel(prev, 0, None, f"graph left as it is: {choice.reason}")
-    pg = load_tflite_bytes(r.data, f"{graph.source} (patched)", graph.name)
+    pg = source.load(r.data, f"{graph.source} (patched)")
     arena = plan_graph(pg)
     how = f"{r.describe()}; planned {arena:,} B"
-    if measure:
+    if measure and graph.format == "tflite":
         how += "; " + _measured(r.data, choice.arena_after)
     if arena >= prev:
         return PatchLevel(prev, 0, None, f"{how}, no smaller than the level before: graph "
@@ -66,11 +67,18 @@ def patch_level(graph: Graph, spec: PatchSpec, plan_graph, measure: bool,
 
 
 def _unpatchable(graph: Graph) -> str | None:
-    if graph.format != "tflite" or not graph.source or not Path(graph.source).is_file():
-        return "patch-based inference rewrites .tflite files only"
-    if graph.meta.get("batch", 1) != 1:
+    if not graph.source or not Path(graph.source).is_file():
+        return "patch-based inference rewrites a model file as stored"
+    if graph.format == "tflite" and graph.meta.get("batch", 1) != 1:
         return "not patched: the rewrite keeps the file's stored shapes (batch 1)"
     return None
+
+
+def _input_shapes(graph: Graph) -> dict[str, tuple[int, ...]] | None:
+    """An ONNX graph's input shapes (what --input-shape fixed), for the rewrite."""
+    if graph.format != "onnx":
+        return None
+    return {n: graph.tensors[n].shape for n in graph.inputs}
 
 
 def _measured(data: bytes, tflm_planned: int | None) -> str:

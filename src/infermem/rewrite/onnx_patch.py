@@ -204,12 +204,10 @@ class OnnxSource:
                            len(self.raw), len(data))
 
     def load(self, data: bytes, name: str) -> Graph:
-        """A rewritten model (bytes) as infermem's Graph, planned like the original."""
-        import dataclasses
-
+        """A rewritten model (bytes) as infermem's Graph, planned like the original
+        (no `source`: it is in memory only)."""
         proto = L.parse_model(data, name)
-        graph = graph_from_model(proto, self._shapes_for(proto), name=self.graph.name)
-        return dataclasses.replace(graph, source=self.graph.source)
+        return graph_from_model(proto, self._shapes_for(proto), name=self.graph.name)
 
     def _shapes_for(self, proto: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
         """The user's input shapes, for the inputs the rewrite left symbolic (batch)."""
