@@ -82,7 +82,7 @@ class PatchPlanResult:
 def plan_patched(model: str | Path, *, patch: str = "auto", patch_until: int | None = None,
                  max_mac_overhead: float = 25.0, strategy: str = "best",
                  time_limit: float = 10.0, alignment: int = 16, reorder: bool = False,
-                 dmo: bool = False, explain: bool = False,
+                 dmo: bool = False, explain: bool = False, fuse: str | None = None,
                  input_shapes: Shapes = None) -> PatchPlanResult:
     """Choose the patched rewrite of a .tflite or .onnx `model` (`patch`: 'auto'
     or 'RxC'; stage end `patch_until` or chosen; at most `max_mac_overhead`
@@ -94,7 +94,7 @@ def plan_patched(model: str | Path, *, patch: str = "auto", patch_until: int | N
 
     source = _source(model, patch, patch_until, max_mac_overhead, alignment, input_shapes)
     kw = dict(strategy=strategy, time_limit=time_limit, alignment=alignment,
-              reorder=reorder, dmo=dmo, explain=explain)  # fmt: skip
+              reorder=reorder, dmo=dmo, explain=explain, fuse=fuse)  # fmt: skip
     before = plan(_original(model, source), **kw)
     grids = None if patch == "auto" else [parse_grid(patch)]
     choice = choose(source, grids, patch_until, max_mac_overhead / 100)
