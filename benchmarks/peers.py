@@ -10,10 +10,14 @@ dependency; this file imports nothing of infermem):
 
 Prints one JSON object on stdout:
 
-* `tvm`: `{"version", "default": bytes, "default_blocks": n, "unfused": bytes,
-  "unfused_blocks": n, "seconds"}`: the `alloc_storage` blocks TVM's
-  `StaticPlanBlockMemory` leaves after its default (fused) pipeline and after
-  the unfused lowering (see peers_tvm.py);
+* `tvm`: `{"version", "default", "default_storage", "default_blocks",
+  "default_outside_plan", the same for "unfused", "seconds",
+  "scalar_constants_of_shape"}`: after TVM's default (fused) pipeline and after
+  the unfused lowering (see peers_tvm.py), the bytes of the `alloc_storage`
+  blocks `StaticPlanBlockMemory` leaves (`_storage`, `_blocks` of them) plus
+  those of the tensors allocated outside them (`_outside_plan`: the unfused
+  lowering allocates the graph's outputs there); `default` / `unfused` are
+  the sums, comparable with an arena that holds the outputs;
 * `onnx-tool`: `{"version", "activation_bytes", "raw_bytes", "seconds"}`:
   `Graph.compress_memory()`, onnx-tool's activation memory after its reuse
   (graph inputs and outputs included, 64-byte padding), and the sum of all
@@ -40,16 +44,44 @@ def parse_shape(text: str) -> tuple[str, list[int]]:
     return name, [int(d) for d in dims.split("x")]
 
 
+def scalar_constants_of_shape(model) -> int:
+    """Rewrite `ConstantOfShape` of an empty shape (a scalar: `torch.full([], x)`
+    in GPT-2's attention) as the `Constant` scalar it is, in place: TVM 0.27's
+    ONNX frontend refuses it (broadcast_to a 0-d shape).  Returns how many."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    empty = {i.name for i in model.graph.initializer if 0 in i.dims}
+    empty |= {n.output[0] for n in model.graph.node if n.op_type == "Constant"
+              and any(a.name == "value" and 0 in a.t.dims for a in n.attribute)}
+    count = 0
+    for node in model.graph.node:
+        if node.op_type == "ConstantOfShape" and node.input[0] in empty:
+            value = next((numpy_helper.to_array(a.t) for a in node.attribute
+                          if a.name == "value"), np.zeros(1, np.float32))  # ONNX's default
+            tensor = numpy_helper.from_array(value.reshape(()), node.output[0])
+            node.CopyFrom(helper.make_node("Constant", [], list(node.output), name=node.name,
+                                           value=tensor))
+            count += 1
+    return count
+
+
 def tvm_figures(path: Path, shapes: dict[str, list[int]]) -> dict:
     import onnx
     import tvm
     from peers_tvm import tvm_plans
 
     t = time.perf_counter()
-    plans = tvm_plans(onnx.load(path), shapes)
-    out = {"version": tvm.__version__, "seconds": round(time.perf_counter() - t, 1)}
+    model = onnx.load(path)
+    rewritten = scalar_constants_of_shape(model)
+    plans = tvm_plans(model, shapes)
+    out = {"version": tvm.__version__, "seconds": round(time.perf_counter() - t, 1),
+           "scalar_constants_of_shape": rewritten}
     for key, name in (("default", "default (fused)"), ("unfused", "unfused")):
-        out[key], out[f"{key}_blocks"] = sum(plans[name]), len(plans[name])
+        blocks, outside = plans[name]["blocks"], plans[name]["outside"]
+        out[key] = sum(blocks) + sum(outside)
+        out |= {f"{key}_storage": sum(blocks), f"{key}_blocks": len(blocks),
+                f"{key}_outside_plan": sum(outside)}
     return out
 
 
@@ -89,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as e:
         print(json.dumps({"not_installed": str(e)}))
         return NOT_INSTALLED
+    except Exception as e:  # the peer's own failure, in one line for the table
+        last = (str(e).strip().splitlines() or [""])[-1]
+        print(json.dumps({"failed": f"{type(e).__name__}: {last}"}))
+        return 1
     print(json.dumps(figures))
     return 0
 

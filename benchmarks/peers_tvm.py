@@ -23,12 +23,14 @@ the planner leaves in `main` (intermediate tensors; weights are constants):
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 import time
 from pathlib import Path
 
 STORAGE = re.compile(r"alloc_storage\(R\.shape\(\[(\d+)\]\)")
+OUTSIDE = re.compile(r'R\.builtin\.alloc_tensor\(R\.shape\(\[([\d, ]*)\]\), R\.dtype\("(\w+)"\)')
 
 
 def light_resnet50() -> Path:
@@ -39,6 +41,16 @@ def light_resnet50() -> Path:
 
 def storages(mod) -> list[int]:
     return [int(n) for n in STORAGE.findall(mod["main"].script())]
+
+
+def outside_plan(mod) -> list[int]:
+    """Bytes of the tensors `main` allocates outside the static plan: the
+    unfused lowering leaves the function's outputs there, the default
+    pipeline plans them into storage blocks."""
+    import numpy as np
+
+    return [math.prod(int(d) for d in dims.split(",") if d.strip()) * np.dtype(dt).itemsize
+            for dims, dt in OUTSIDE.findall(mod["main"].script())]
 
 
 def unfused(mod):
@@ -62,13 +74,18 @@ def default(mod):
 PIPELINES = {"default (fused)": default, "unfused": unfused}
 
 
-def tvm_plans(model, shapes: dict[str, list[int]] | None = None) -> dict[str, list[int]]:
-    """Storage blocks each pipeline leaves for `model` (an onnx.ModelProto),
-    its inputs fixed to `shapes` (name -> dims; None keeps the file's)."""
+def tvm_plans(model, shapes: dict[str, list[int]] | None = None) -> dict[str, dict]:
+    """Per pipeline, the storage blocks it plans for `model` (an
+    onnx.ModelProto, its inputs fixed to `shapes`: name -> dims, None keeps
+    the file's) and the bytes it allocates outside them: {"blocks", "outside"}."""
     from tvm.relax.frontend.onnx import from_onnx
 
     mod = from_onnx(model, shape_dict=shapes, keep_params_in_input=False)
-    return {name: storages(lower(mod)) for name, lower in PIPELINES.items()}
+    plans = {}
+    for name, lower in PIPELINES.items():
+        lowered = lower(mod)
+        plans[name] = {"blocks": storages(lowered), "outside": outside_plan(lowered)}
+    return plans
 
 
 def main() -> int:

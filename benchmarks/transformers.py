@@ -143,6 +143,8 @@ def peer(python: Path, name: str, path: Path, shapes: dict[str, list[int]]) -> d
     except (IndexError, json.JSONDecodeError):
         err = p.stderr.strip().splitlines()
         return {"missing": f"failed (exit {p.returncode}: {err[-1][:80] if err else ''})"}
+    if "failed" in figures:
+        return {"missing": f"failed ({figures['failed'][:80]})"}
     return {"missing": "not installed"} if "not_installed" in figures else figures
 
 
