@@ -50,3 +50,24 @@ def test_a_failing_plan_and_absent_peers_are_named_in_the_table():
     assert "| 36,928 | n/a | not installed |" in md[2] and "| 78 MB |" in md[2]
     text = bench.table([row], markdown=False).splitlines()
     assert len(text) == 2 and len(text[0]) == len(text[1])
+
+
+def test_the_scalar_constant_of_shape_rewrite_for_tvm_keeps_the_outputs():
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from peers import scalar_constants_of_shape
+
+    model = onnx.load(CORPUS / "gpt2_tiny.onnx")
+    feeds = {"input_ids": np.arange(16, dtype=np.int64)[None] % 7,
+             "attention_mask": np.ones((1, 16), np.int64)}
+
+    def logits(m):
+        s = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        return s.run(None, feeds)[0]
+
+    before = logits(model)
+    assert scalar_constants_of_shape(model) == 2  # one torch.full([], x) per layer
+    assert "ConstantOfShape" not in {n.op_type for n in model.graph.node}
+    onnx.checker.check_model(model)
+    np.testing.assert_array_equal(logits(model), before)
