@@ -1,6 +1,7 @@
 """Patch-based inference (`infermem optimize --patch`), measured in TFLM.
 
-    python benchmarks/patch.py [--models NAME,...] [--dmo] [--grid auto|RxC] [--markdown]
+    python benchmarks/patch.py [--models NAME,...] [--dmo] [--grid auto|RxC]
+                               [--rank plan|tflm] [--markdown]
 
 Models: the `.tflite` files of tests/corpus/ (MobileNet v2 0.35 @ 96, MobileNet
 v1 0.25 @ 96, ResNet-8, MobileNet v3 small, EfficientNet small; f32 and int8)
@@ -11,7 +12,9 @@ to commit):
     /work/venv-tf/bin/python scripts/make_patch_models.py
 
 Per model, `optimize_patched` (the library behind `optimize --patch`) chooses
-the stage end and grid (smallest planned arena with at most 25% more MACs),
+the stage end and grid (smallest planned arena with at most 25% more MACs;
+`--rank plan`, the default, ranks the candidates by the plan written, as
+`optimize --patch` does; `--rank tflm` by TFLM's own planner, for comparison),
 plans it with infermem's `best` (and DMO with --dmo), writes the offline plan
 and runs original and rewritten model in TFLM on three seeded random input
 sets; the columns are
@@ -35,6 +38,7 @@ import time
 from pathlib import Path
 
 from infermem.errors import InfermemError
+from infermem.rewrite.choose import TFLM_PLANNER
 from infermem.rewrite.optimize import optimize_patched
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,18 +51,18 @@ def models(only: set[str] | None) -> list[Path]:
     return [p for p in found if only is None or p.stem in only]
 
 
-def measure(src: Path, grid: str, dmo: bool, tmp: Path) -> dict:
+def measure(src: Path, grid: str, dmo: bool, tmp: Path, rank: str = "plan") -> dict:
     t0 = time.perf_counter()
     try:
         r = optimize_patched(src, tmp / src.name, grid, dmo=dmo, runs=3, timeout=600.0,
-                             force=True)
+                             force=True, rank=TFLM_PLANNER if rank == "tflm" else None)
     except InfermemError as e:
         return {"model": src.stem, "error": str(e).splitlines()[0]}
     v, p = r.optimize.verification, r.patch
     row = {"model": src.stem, "tflm": v.head_before, "after": v.head_after,
            "planned": r.optimize.planned_arena_bytes, "ok": v.verified,
            "ms": (v.seconds_before * 1e3, v.seconds_after * 1e3), "reason": r.reason,
-           "seconds": time.perf_counter() - t0}
+           "seconds": time.perf_counter() - t0, "ranked_by": r.choice.ranked_by}
     if p is not None:
         row.update(grid=f"{p.grid[0]}x{p.grid[1]}", until=p.stage_ops[-1],
                    macs=(p.macs_before, p.macs_after), ops=(p.ops_before, p.ops_after),
@@ -72,7 +76,7 @@ def _pair(x: tuple, scale: float = 1.0, fmt: str = ",.0f") -> str:
 
 def table(rows: list[dict], markdown: bool) -> str:
     head = ["model", "TFLM head", "patched head", "ratio", "grid (ops 0..N)", "MACs (M)",
-            "operators", "flash (KB)", "ms / inference", "ok"]
+            "operators", "flash (KB)", "ms / inference", "ok", "s"]
     lines = []
     for r in rows:
         if "error" in r:
@@ -86,7 +90,7 @@ def table(rows: list[dict], markdown: bool) -> str:
             _pair(r["macs"], 1e6, ",.1f") if "macs" in r else "",
             _pair(r["ops"]) if "ops" in r else "",
             _pair(r["flash"], 1e3) if "flash" in r else "",
-            _pair(r["ms"], 1, ",.1f"), "yes" if r["ok"] else "NO",
+            _pair(r["ms"], 1, ",.1f"), "yes" if r["ok"] else "NO", f"{r['seconds']:.0f}",
         ])  # fmt: skip
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -96,7 +100,9 @@ def table(rows: list[dict], markdown: bool) -> str:
         out = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True))
                for line in [head, *lines]]
     notes = [f"- {r['model']}: {r['reason']}" for r in rows if "grid" not in r and "reason" in r]
-    return "\n".join(out + ([""] + notes if notes else []))
+    ranked = sorted({r["ranked_by"] for r in rows if "ranked_by" in r})
+    notes += [f"(candidates ranked by {', '.join(ranked)}; s: the whole optimize --patch call)"]
+    return "\n".join(out + [""] + notes)
 
 
 def main() -> int:
@@ -104,6 +110,8 @@ def main() -> int:
     ap.add_argument("--models", help="comma-separated model stems")
     ap.add_argument("--grid", default="auto", help="'auto' (default) or RxC")
     ap.add_argument("--dmo", action="store_true", help="plan with DMO overlaps as well")
+    ap.add_argument("--rank", choices=("plan", "tflm"), default="plan",
+                    help="rank candidates by the plan written (default) or TFLM's planner")
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
     only = set(args.models.split(",")) if args.models else None
@@ -111,7 +119,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="infermem-patch-bench-") as tmp:
         for src in models(only):
             print(f"{src.stem} ...", file=sys.stderr, flush=True)
-            rows.append(measure(src, args.grid, args.dmo, Path(tmp)))
+            rows.append(measure(src, args.grid, args.dmo, Path(tmp), args.rank))
     if not (CACHE.is_dir() and any(CACHE.glob("*.tflite"))):
         print("(no benchmarks/.models: run scripts/make_patch_models.py for MobileNet v2 "
               "1.0 @ 224, 0.35 @ 224, 1.0 @ 96)", file=sys.stderr)

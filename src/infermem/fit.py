@@ -228,8 +228,9 @@ def model_needs(graph: Graph, what: WhatIf | None = None, alignment: int = 16,
     if patch is not None:
         from .rewrite.level import patch_level
 
-        pl = patch_level(graph, patch, lambda pg: arena(
-            apply(pg, what), pg.file_order, "best", dmo=dmo_arena is not None), measure, prev)
+        pl = patch_level(graph, patch, lambda pg, time_limit=time_limit: plan_arena(
+            graph, apply(pg, what), pg.file_order, "best", dmo_arena is not None, alignment,
+            time_limit), measure, prev)
         lv = level("patch", pl.arena_bytes, wbytes, pl.how)
         levels.append(dataclasses.replace(lv, flash_bytes=lv.flash_bytes + pl.extra_flash)
                       if lv.available else lv)

@@ -21,11 +21,14 @@ class ReportResult:
     html: str
     output: str | None
     runtimes: dict | None = None  # sidebyside.comparison_dict, with `runtimes`
+    patched: object | None = None  # api.patching.PatchProfileResult, with `patch`
 
     def to_json(self) -> dict:
         from ..report.report_json import report_json
 
-        return {**report_json(self.data), "runtimes": self.runtimes, "output": self.output}
+        patch = None if self.patched is None else self.patched.patch_json()
+        return {**report_json(self.data), "runtimes": self.runtimes, "patch": patch,
+                "output": self.output}
 
 
 def report(model: Model, output: str | Path | None = None, *, strategy: str = "best",
@@ -65,7 +68,7 @@ def report(model: Model, output: str | Path | None = None, *, strategy: str = "b
     page = render(data, runtimes=side, patched=patched)
     if output is not None:
         write_text(output, page)
-    return ReportResult(data, page, None if output is None else str(output), side)
+    return ReportResult(data, page, None if output is None else str(output), side, patched)
 
 
 def _side_by_side(model: str, runtimes: str, input_shapes: Shapes) -> dict:

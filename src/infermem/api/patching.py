@@ -49,6 +49,7 @@ class PatchPlanResult:
     before: PlanResult  # the model as it is
     after: PlanResult | None  # the chosen rewrite; None when nothing was patched
     choice: object  # rewrite.choose.Choice: the candidates tried and the reason
+    tflm_planner: tuple[int, int] = (0, 0)  # TFLM's own planner: before, after
 
     @property
     def patch(self):
@@ -67,9 +68,9 @@ class PatchPlanResult:
         p, c = self.patch, self.choice
         doc = {"patched": p is not None, "reason": c.reason,
                "arena_before": self.before.arena_bytes, "arena_after": self.result.arena_bytes,
-               "tflm_planner_arena_before": c.arena_before,
-               "tflm_planner_arena_after": c.arena_after if p else c.arena_before,
-               "candidates_tried": len(c.tried)}  # fmt: skip
+               "tflm_planner_arena_before": self.tflm_planner[0],
+               "tflm_planner_arena_after": self.tflm_planner[1],
+               "candidates_tried": len(c.tried), "ranked_by": c.ranked_by}  # fmt: skip
         if p is not None:
             doc.update(grid=list(p.grid), stage_ops=[p.stage_ops[0], p.stage_ops[-1]],
                        stage_output=p.stage_output, macs_before=p.macs_before,
@@ -88,20 +89,27 @@ def plan_patched(model: str | Path, *, patch: str = "auto", patch_until: int | N
     or 'RxC'; stage end `patch_until` or chosen; at most `max_mac_overhead`
     percent more MACs) and plan both graphs with the same options; the rewrite
     stays in memory.  `input_shapes` fixes an ONNX model's symbolic dims (a
-    .tflite rewrite keeps the stored shapes)."""
+    .tflite rewrite keeps the stored shapes).  The candidates are ranked by the
+    plan printed (`strategy`, `dmo`, `fuse`; reordering is applied to the
+    winner only)."""
     from ..rewrite import parse_grid
-    from ..rewrite.choose import choose
+    from ..rewrite.choose import RANK_TIME_LIMIT, Ranker, choose, plan_name
 
     source = _source(model, patch, patch_until, max_mac_overhead, alignment, input_shapes)
     kw = dict(strategy=strategy, time_limit=time_limit, alignment=alignment,
               reorder=reorder, dmo=dmo, explain=explain, fuse=fuse)  # fmt: skip
     before = plan(_original(model, source), **kw)
     grids = None if patch == "auto" else [parse_grid(patch)]
-    choice = choose(source, grids, patch_until, max_mac_overhead / 100)
-    after = None
+    rank_kw = {**kw, "reorder": False, "explain": False,
+               "time_limit": min(time_limit, RANK_TIME_LIMIT)}
+    rank = Ranker(lambda data: plan(source.load(data, f"{model} (candidate)"),
+                                    **rank_kw).arena_bytes, plan_name(strategy, dmo))
+    choice = choose(source, grids, patch_until, max_mac_overhead / 100, rank=rank)
+    after, tflm = None, (source.arena(source.raw, "tflm"),) * 2
     if choice.result is not None:
         after = plan(source.load(choice.result.data, f"{model} (patched)"), **kw)
-    return PatchPlanResult(before, after, choice)
+        tflm = (tflm[0], source.arena(choice.result.data, "tflm"))
+    return PatchPlanResult(before, after, choice, tflm)
 
 
 @dataclass(frozen=True)
@@ -135,16 +143,26 @@ class PatchProfileResult:
     stage_after: StageMemory | None
 
     def to_json(self) -> dict:
+        return {**self.before.to_json(), "patch": self.patch_json()}
+
+    def patch_json(self) -> dict:
+        """The figures `profile --patch` prints and `report --patch` draws: the
+        rewrite's cost and the live memory before and after, split at the stage."""
         c, p = self.choice, self.choice.result
-        doc = {"patched": p is not None, "reason": c.reason}
+        doc = {"patched": p is not None, "reason": c.reason, "ranked_by": c.ranked_by}
         if p is not None:
-            a = self.after.profile
+            b, a = self.before.profile, self.after.profile
             doc.update(grid=list(p.grid), stage_ops=[p.stage_ops[0], p.stage_ops[-1]],
-                       peak_before=self.before.profile.peak_bytes, peak_after=a.peak_bytes,
+                       stage_output=p.stage_output, macs_before=p.macs_before,
+                       macs_after=p.macs_after, mac_overhead=round(p.mac_overhead, 6),
+                       ops_before=p.ops_before, ops_after=p.ops_after,
+                       flash_before=p.flash_before, flash_after=p.flash_after,
+                       peak_before=b.peak_bytes, peak_after=a.peak_bytes,
                        stage_before=self.stage_before.to_json(),
                        stage_after=self.stage_after.to_json(),
+                       live_before=[r.live_bytes for r in b.operators],
                        live_after=[r.live_bytes for r in a.operators])
-        return {**self.before.to_json(), "patch": doc}
+        return doc
 
 
 def profile_patched(model: str | Path, *, patch: str = "auto", patch_until: int | None = None,

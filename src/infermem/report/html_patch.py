@@ -23,5 +23,6 @@ def patch_section(r, img: str) -> str:
             "(`infermem optimize --patch` writes it, verified "
             + ("in TFLM" if r.before.graph.format == "tflite" else
                "against onnxruntime and by `infermem verify`") + "); nothing was written "
-            "for this page. " + src("computed"))
+            f"for this page. Candidates ranked by {esc(r.choice.ranked_by)}. "
+            + src("computed"))
     return section("patch", "Patch-based inference (what-if)", lead, body)

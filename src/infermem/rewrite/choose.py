@@ -1,18 +1,21 @@
 """Choose the stage end and grid: the smallest planned arena within a MAC budget.
 
 Every candidate (a cut of the patchable prefix x a grid) is rewritten; those
-whose halo recomputation stays within `max_mac_overhead` are packed and planned
-as TFLM will run them (TFLM's planning problem, scratch buffers included, by
-`strategy`, TFLM's own greedy planner by default: that is the arena the user
-gets without infermem's plan).  The smallest arena wins; ties go to fewer MACs.
-The winner is kept only if it beats the original model's arena under the same
-planner, so patching never makes a model worse: otherwise the one-line reason
-says why nothing was rewritten.
+whose halo recomputation stays within `max_mac_overhead` are planned by a
+`Ranker`: the arena the user will actually get from the command's output.
+`optimize --patch` ranks by the plan it writes (infermem's strategy, DMO with
+`--dmo`, as TFLM realises it: `offline_ranker`), `plan --patch` and fit's patch
+level by the plan they print; the default is TFLM's own greedy planner (the
+arena without infermem's plan; TFLM's planning problem, scratch buffers
+included).  The smallest arena wins; ties go to fewer MACs.  The winner is
+kept only if it beats the original model's arena under the same ranker, so
+patching never makes a model worse: otherwise the one-line reason says why
+nothing was rewritten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,10 @@ from .stage import cuts, find_stage, patchable_prefix, stage_at
 from .tflite_patch import rewrite
 
 AUTO_GRIDS = tuple((n, n) for n in range(2, 7))
+# Planning seconds per candidate when ranking with infermem's planners: `best`
+# then gives its exact solver 0.3 s (instead of up to 3 s); the winner is
+# planned again with the caller's full time limit.
+RANK_TIME_LIMIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -42,12 +49,49 @@ class Choice:
     arena_after: int | None
     reason: str  # one line: what was chosen, or why nothing was
     tried: tuple[Candidate, ...]
+    ranked_by: str = "TFLM's own planner"  # what arena_before/after are
 
 
 def planned_arena(data: bytes, strategy: str = "tflm", time_limit: float = 10.0) -> int:
     """The head TFLM needs for a model held in memory, planned by `strategy`."""
     return plan(build(model_from_bytes(data, "model")).problem, strategy,
                 time_limit=time_limit).arena_bytes
+
+
+@dataclass(frozen=True)
+class Ranker:
+    """How candidates are compared: `arena(model bytes)`, and what that is in words."""
+
+    arena: Callable[[bytes], int]
+    name: str
+
+
+def offline_ranker(strategy: str = "best", dmo: bool = False, time_limit: float = 10.0,
+                   alignment: int = 16, preserve_inputs: bool = False) -> Ranker:
+    """The arena `optimize` writes for a .tflite candidate: infermem's `strategy`
+    plan (with DMO's proven overlaps), as TFLM realises it (`tflm.plan_offsets`),
+    planned for at most RANK_TIME_LIMIT seconds."""
+    from ..frontends.tflite import load_tflite_bytes
+    from ..tflm.optimize import plan_offsets
+
+    limit = min(time_limit, RANK_TIME_LIMIT)
+
+    def arena(data: bytes) -> int:
+        graph = load_tflite_bytes(data, "candidate", "candidate") if dmo else None
+        return plan_offsets(model_from_bytes(data, "candidate"), strategy, preserve_inputs,
+                            limit, dmo, alignment, graph)[2].arena_bytes
+
+    return Ranker(arena, plan_name(strategy, dmo))
+
+
+def plan_name(strategy: str, dmo: bool) -> str:
+    """'infermem's best plan + DMO', the words a Ranker is stated with."""
+    return f"infermem's {strategy} plan" + (" + DMO" if dmo else "")
+
+
+def _default_ranker(source, strategy: str) -> Ranker:
+    name = "TFLM's own planner" if strategy == "tflm" else f"the {strategy} planner"
+    return Ranker(lambda data: source.arena(data, strategy), name)
 
 
 class TfliteSource:
@@ -113,15 +157,18 @@ def choose(
     max_mac_overhead: float = 0.25,
     strategy: str = "tflm",
     input_shapes=None,
+    rank: Ranker | None = None,
 ) -> Choice:
     """The best patched rewrite of `src` (a path, bytes or an already opened
     source) over `grids` (default 2x2..6x6) and stage ends (`until`, or every
-    cut), or none with the reason."""
+    cut) as `rank` plans them (default: `strategy` on the source's own
+    problem), or none with the reason."""
     source = src if hasattr(src, "ends") else open_source(src, input_shapes)
-    before = source.arena(source.raw, strategy)
+    rank = rank or _default_ranker(source, strategy)
+    before = rank.arena(source.raw)
     prefix, ends = source.prefix, source.ends()
     if not ends:
-        return Choice(None, before, None, f"no patchable stage: {source.why}", ())
+        return Choice(None, before, None, f"no patchable stage: {source.why}", (), rank.name)
     if until is not None:
         source.stage(until)  # BadInput when `until` is not a cut
         ends = [k for k in ends if prefix[k].index == until]
@@ -137,20 +184,22 @@ def choose(
                 spent.add(g)
                 continue
             r = source.patch(stage, g)
-            arena = source.arena(r.data, strategy)
+            arena = rank.arena(r.data)
             tried.append(Candidate(stage.ops[-1].index, g, over, arena))
             if best is None or (arena, r.macs_after) < (best[0], best[1].macs_after):
                 best = (arena, r)
-    return _verdict(before, best, tuple(tried), max_mac_overhead)
+    return _verdict(before, best, tuple(tried), max_mac_overhead, rank.name)
 
 
-def _verdict(before: int, best, tried: tuple[Candidate, ...], budget: float) -> Choice:
+def _verdict(before: int, best, tried: tuple[Candidate, ...], budget: float,
+             ranked_by: str) -> Choice:
     if best is None:
         return Choice(None, before, None, f"no grid keeps the MAC overhead within {budget:.0%} "
-                      f"({len(tried)} stage/grid pairs tried)", tried)
+                      f"({len(tried)} stage/grid pairs tried)", tried, ranked_by)
     arena, r = best
     if arena >= before:
         return Choice(None, before, arena, f"patching does not lower the arena: the best "
-                      f"patched plan needs {arena:,} B, the model as it is {before:,} B "
-                      "(the peak is not in a patchable stage)", tried)
-    return Choice(r, before, arena, r.describe(), tried)
+                      f"patched plan ({ranked_by}) needs {arena:,} B, the model as it is "
+                      f"{before:,} B", tried, ranked_by)
+    return Choice(r, before, arena, f"{r.describe()}; ranked by {ranked_by}: {before:,} -> "
+                  f"{arena:,} B", tried, ranked_by)

@@ -2,8 +2,8 @@
 rewrite `optimize --patch` would write (.tflite or .onnx), planned as the
 `dmo` level plans.
 
-The rewrite is chosen by `choose` (TFLM's own planner ranks the candidates)
-and planned in memory with infermem's best plan (DMO where it is available);
+The rewrite is chosen by `choose`, the candidates ranked by the level's own
+plan (infermem's best plan, DMO where it is available), and planned in memory;
 with `measure`, the rewritten model also runs once in TFLM under TFLM's own
 planner, and that head is stated beside the planned figure.  A model the
 rewrite cannot help keeps the level before it, with the reason.
@@ -38,18 +38,22 @@ class PatchLevel:
 
 def patch_level(graph: Graph, spec: PatchSpec, plan_graph, measure: bool,
                 prev: int) -> PatchLevel:
-    """`plan_graph(g)` plans a loaded graph as the level before does; `prev` is
-    that level's arena."""
+    """`plan_graph(g, time_limit=...)` plans a loaded graph as the level before
+    does (candidates are ranked with `RANK_TIME_LIMIT`); `prev` is that level's
+    arena."""
     why = _unpatchable(graph)
     if why:
         return PatchLevel(None, 0, None, why)
     from . import parse_grid
-    from .choose import choose, open_source
+    from .choose import RANK_TIME_LIMIT, Ranker, choose, open_source
 
     grids = None if spec.grid == "auto" else [parse_grid(spec.grid)]
     try:
         source = open_source(graph.source, _input_shapes(graph))
-        choice = choose(source, grids, spec.until, spec.max_mac_overhead)
+        rank = Ranker(lambda data: plan_graph(source.load(data, f"{graph.source} (candidate)"),
+                                              time_limit=RANK_TIME_LIMIT),
+                      "infermem's best plan (+ DMO)")
+        choice = choose(source, grids, spec.until, spec.max_mac_overhead, rank=rank)
     except BadInput as e:
         return PatchLevel(None, 0, None, f"not patched: {e}")
     r = choice.result
@@ -59,7 +63,7 @@ def patch_level(graph: Graph, spec: PatchSpec, plan_graph, measure: bool,
     arena = plan_graph(pg)
     how = f"{r.describe()}; planned {arena:,} B"
     if measure and graph.format == "tflite":
-        how += "; " + _measured(r.data, choice.arena_after)
+        how += "; " + _measured(r.data, source.arena(r.data, "tflm"))
     if arena >= prev:
         return PatchLevel(prev, 0, None, f"{how}, no smaller than the level before: graph "
                           "left as it is")

@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import BadInput, Failure
 from ..graph import Graph
 from . import PatchResult, parse_grid
-from .choose import Choice, choose
+from .choose import RANK_TIME_LIMIT, Choice, Ranker, choose, plan_name
 from .onnx_patch import OnnxSource
 
 
@@ -82,10 +82,13 @@ def optimize_onnx(src: str | Path, dst: str | Path, *, patch: str = "auto",
     check_output(dst, [src], force=force)
     source = OnnxSource(src, input_shapes)
     grids = None if patch == "auto" else [parse_grid(patch)]
-    choice = choose(source, grids, patch_until, max_mac_overhead)
-    r, reason = choice.result, choice.reason
     kw = dict(strategy=strategy, time_limit=time_limit, alignment=alignment, reorder=reorder,
               dmo=dmo)  # fmt: skip
+    rank_kw = {**kw, "reorder": False, "time_limit": min(time_limit, RANK_TIME_LIMIT)}
+    rank = Ranker(lambda data: plan_model(source.load(data, f"{src} (candidate)"),
+                                          **rank_kw).plan.arena_bytes, plan_name(strategy, dmo))
+    choice = choose(source, grids, patch_until, max_mac_overhead, rank=rank)
+    r, reason = choice.result, choice.reason
     before_plan = after_plan = plan_model(source.graph, **kw)
     if r is not None:
         after = source.load(r.data, f"{src} (patched)")

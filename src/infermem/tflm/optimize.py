@@ -61,16 +61,19 @@ def place_with_tflm(tp: TflmProblem, tensor_offsets: dict[str, int]) -> Plan:
 
 
 def plan_offsets(
-    src: str | Path,
+    src,
     strategy: str = "best",
     preserve_inputs: bool = False,
     time_limit: float = 10.0,
     dmo: bool = False,
     alignment: int = 16,
+    graph=None,
 ) -> tuple[TflmProblem, Plan, Plan, Plan]:
-    """(problem, chosen plan, layout TFLM will realise, TFLM's own plan).  With
-    `dmo` the problem carries the proven-safe output/input overlaps; buffers are
-    sized and placed at `alignment` (a multiple of TFLM's 16 bytes)."""
+    """(problem, chosen plan, layout TFLM will realise, TFLM's own plan) of a
+    .tflite path or a `TflmModel`.  With `dmo` the problem carries the
+    proven-safe output/input overlaps (proven on `graph`, loaded from the path
+    when not given); buffers are sized and placed at `alignment` (a multiple
+    of TFLM's 16 bytes)."""
     if alignment < 16 or alignment % 16:
         raise BadInput(f"TFLM aligns arena buffers at 16 bytes; alignment {alignment} must be "
                        "a multiple of 16")
@@ -81,7 +84,7 @@ def plan_offsets(
     if dmo:
         from .dmo import add_overlaps
 
-        tp = add_overlaps(tp)
+        tp = add_overlaps(tp, graph)
         ov = tp.problem.overlaps
         runtime = replace(runtime, problem=replace(runtime.problem, overlaps=ov))
     chosen = plan(tp.problem, strategy, time_limit=time_limit)
