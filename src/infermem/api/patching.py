@@ -93,18 +93,15 @@ def plan_patched(model: str | Path, *, patch: str = "auto", patch_until: int | N
     plan printed (`strategy`, `dmo`, `fuse`; reordering is applied to the
     winner only)."""
     from ..rewrite import parse_grid
-    from ..rewrite.choose import RANK_TIME_LIMIT, Ranker, choose, plan_name
+    from ..rewrite.choose import choose
 
     source = _source(model, patch, patch_until, max_mac_overhead, alignment, input_shapes)
     kw = dict(strategy=strategy, time_limit=time_limit, alignment=alignment,
               reorder=reorder, dmo=dmo, explain=explain, fuse=fuse)  # fmt: skip
     before = plan(_original(model, source), **kw)
     grids = None if patch == "auto" else [parse_grid(patch)]
-    rank_kw = {**kw, "reorder": False, "explain": False,
-               "time_limit": min(time_limit, RANK_TIME_LIMIT)}
-    rank = Ranker(lambda data: plan(source.load(data, f"{model} (candidate)"),
-                                    **rank_kw).arena_bytes, plan_name(strategy, dmo))
-    choice = choose(source, grids, patch_until, max_mac_overhead / 100, rank=rank)
+    choice = choose(source, grids, patch_until, max_mac_overhead / 100,
+                    rank=_plan_ranker(source, model, kw))
     after, tflm = None, (source.arena(source.raw, "tflm"),) * 2
     if choice.result is not None:
         after = plan(source.load(choice.result.data, f"{model} (patched)"), **kw)
@@ -169,16 +166,18 @@ def profile_patched(model: str | Path, *, patch: str = "auto", patch_until: int 
                     max_mac_overhead: float = 25.0, alignment: int = 16,
                     input_shapes: Shapes = None) -> PatchProfileResult:
     """The live memory per operator of a .tflite or .onnx `model` and of its
-    patched rewrite (chosen as `optimize --patch` chooses it), with each split
-    into the patched stage and the rest: where patching moved the peak."""
+    patched rewrite (chosen as `optimize --patch` chooses it by default: ranked
+    by infermem's best plan), with each split into the patched stage and the
+    rest: where patching moved the peak."""
     from ..rewrite import parse_grid
     from ..rewrite.choose import choose
     from .model import profile
 
     source = _source(model, patch, patch_until, max_mac_overhead, alignment, input_shapes)
     before = profile(_original(model, source), alignment=alignment)
+    rank = _plan_ranker(source, model, {"strategy": "best", "alignment": alignment})
     choice = choose(source, None if patch == "auto" else [parse_grid(patch)], patch_until,
-                    max_mac_overhead / 100)
+                    max_mac_overhead / 100, rank=rank)
     r = choice.result
     if r is None:
         return PatchProfileResult(before, None, choice, None, None)
@@ -187,6 +186,18 @@ def profile_patched(model: str | Path, *, patch: str = "auto", patch_until: int 
     return PatchProfileResult(before, after, choice,
                               stage_memory(before.profile, len(r.stage_ops)),
                               stage_memory(after.profile, r.ops_after - rest))
+
+
+def _plan_ranker(source, model, kw: dict):
+    """Rank candidates by `plan(candidate, **kw)` (reordering left to the
+    winner, `RANK_TIME_LIMIT` seconds each): the plan the command prints."""
+    from ..rewrite.choose import RANK_TIME_LIMIT, Ranker, plan_name
+
+    rank_kw = {**kw, "reorder": False, "explain": False,
+               "time_limit": min(kw.get("time_limit", 10.0), RANK_TIME_LIMIT)}
+    return Ranker(lambda data: plan(source.load(data, f"{model} (candidate)"),
+                                    **rank_kw).arena_bytes,
+                  plan_name(kw.get("strategy", "best"), kw.get("dmo", False)))
 
 
 def _source(model, patch, patch_until, max_mac_overhead, alignment: int, input_shapes):
