@@ -53,3 +53,16 @@ def test_report_json_carries_the_patch_figures(capsys):
     assert len(doc["live_after"]) == doc["ops_after"]
     assert doc["macs_after"] > doc["macs_before"]
     assert doc["mac_overhead"] == round(doc["macs_after"] / doc["macs_before"] - 1, 6)
+
+
+def test_patch_composes_with_reorder_and_dmo(tmp_path, capsys):
+    # the rewrite's operators reordered, then planned with DMO: verified in TFLM,
+    # and smaller than the patched file order's plan the candidates were ranked by
+    model = "tests/corpus/resnet8_int8.tflite"
+    out = tmp_path / "r8.tflite"
+    assert main(["optimize", model, "-o", str(out), "--patch", "2x2", "--patch-until", "7",
+                 "--reorder", "--dmo", "--runs", "1", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["patched"] and doc["verified"] and doc["reordered"]
+    assert doc["head_after"] == doc["planned_arena_bytes"]
+    assert doc["planned_arena_bytes"] < doc["patch_ranked_arena"] < doc["head_before"]

@@ -115,7 +115,8 @@ def _patch_json(r, patched) -> dict:
         return {}
     p, v = patched.patch, r.verification
     doc = {"patched": p is not None, "patch_reason": patched.reason,
-           "patch_ranked_by": patched.choice.ranked_by}
+           "patch_ranked_by": patched.choice.ranked_by,
+           "patch_ranked_arena": patched.choice.arena_after}
     if p is not None:
         doc.update(patch_grid=list(p.grid), patch_stage_ops=[p.stage_ops[0], p.stage_ops[-1]],
                    patch_stage_output=p.stage_output, macs_before=p.macs_before,
