@@ -66,6 +66,9 @@ class Ranker:
     name: str
 
 
+TFLM_PLANNER = Ranker(planned_arena, "TFLM's own planner")  # for .tflite bytes
+
+
 def offline_ranker(strategy: str = "best", dmo: bool = False, time_limit: float = 10.0,
                    alignment: int = 16, preserve_inputs: bool = False) -> Ranker:
     """The arena `optimize` writes for a .tflite candidate: infermem's `strategy`
