@@ -105,6 +105,7 @@ def test_optimize_writes_a_model_that_verify_passes(cnn, tmp_path, capsys):
 
     doc = json.loads(capsys.readouterr().out)
     assert doc["patched"] and doc["verified"] and doc["patch_grid"] == [2, 2]
+    assert doc["stage_output_varies"] and doc["max_error"] <= doc["tolerance"]
     assert doc["planned_arena_after"] < doc["planned_arena_before"]
     # the rewrite keeps the symbolic batch: it runs on batch 2, as the original
     dims = onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim

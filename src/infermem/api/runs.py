@@ -207,6 +207,7 @@ class OnnxOptimizeReport:
                        max_error=c.max_error, tolerance=c.allowed,
                        constant_outputs=list(c.constant_outputs),
                        input_sets_for_variation=c.sets_for_variation,
+                       stage_output_varies=c.stage_output_varies,
                        inference_seconds_before=c.seconds_before,
                        inference_seconds_after=c.seconds_after,
                        verify=r.verify.summary())

@@ -45,6 +45,7 @@ class OnnxCheck:
     allowed: float  # the tolerance it was held to (float32: 1e-4 x the output's magnitude)
     constant_outputs: tuple[str, ...]
     sets_for_variation: int
+    stage_output_varies: bool  # the patches' reassembled tensor differs between the sets
     seconds_before: float  # one onnxruntime inference, fastest over the sets
     seconds_after: float
 
@@ -102,7 +103,8 @@ def optimize_onnx(src: str | Path, dst: str | Path, *, patch: str = "auto",
     check = report = None
     if verify_outputs and r is not None:
         sets = [*inputs, *(_random(source.graph, seed + i) for i in range(runs))]
-        check = compare_in_onnxruntime(source, data, sets, allow_constant_outputs, seed)
+        check = compare_in_onnxruntime(source, data, sets, allow_constant_outputs, seed,
+                                       r.stage_output)
         report = _verify(after, r.data, after_plan, sets, allow_constant_outputs)
     write_bytes(dst, data)
     name = strategy + (" + DMO" if dmo else "") + (" + reorder" if reorder else "")
@@ -119,21 +121,26 @@ def _random(graph: Graph, seed: int) -> dict[str, np.ndarray]:
 
 def compare_in_onnxruntime(source: OnnxSource, data: bytes,
                            sets: Sequence[Mapping[str, np.ndarray]],
-                           allow_constant_outputs: bool = False, seed: int = 0) -> OnnxCheck:
-    """The rewrite's outputs against the original's in onnxruntime on `sets`;
-    Failure when one differs beyond float tolerance or does not vary."""
+                           allow_constant_outputs: bool = False, seed: int = 0,
+                           stage_output: str | None = None) -> OnnxCheck:
+    """The rewrite's outputs (and `stage_output`, the tensor the patches
+    reassemble, in both models) against the original's in onnxruntime on
+    `sets`; Failure when one differs beyond float tolerance or a graph output
+    does not vary."""
     from ..runtime.compare import compare, constant_outputs, exact
     from ..runtime.reference import Reference
 
     if not sets:
         raise BadInput("verification needs --runs >= 1 or --inputs")
-    a, b = Reference(source.proto), Reference(_proto(data))
+    extra = [stage_output] if stage_output else []
+    dtypes = {t: source.graph.tensors[t].dtype for t in extra}
+    a, b = Reference(source.proto, extra, dtypes), Reference(_proto(data), extra, dtypes)
     worst, allowed, identical, ta, tb, refs = 0.0, 0.0, True, [], [], []
     for k, feed in enumerate(sets):
         want, ta = _timed(a, feed, ta)
         got, tb = _timed(b, feed, tb)
         refs.append(want)
-        for name in a.outputs:
+        for name in [*a.outputs, *(t for t in extra if t not in a.outputs)]:
             if exact(got[name], want[name]).ok:
                 continue
             identical, d = False, compare(got[name], want[name])
@@ -148,7 +155,10 @@ def compare_in_onnxruntime(source: OnnxSource, data: bytes,
         raise Failure(f"output(s) {list(constant)} are the same for every input set "
                       f"({compared} compared): comparing them proves nothing (see "
                       "--allow-constant-outputs)")
-    return OnnxCheck(len(sets), identical, worst, allowed, constant, compared, min(ta), min(tb))
+    varies = not extra or len(refs) < 2 or any(
+        not exact(x[extra[0]], refs[0][extra[0]]).ok for x in refs[1:])
+    return OnnxCheck(len(sets), identical, worst, allowed, constant, compared, varies,
+                     min(ta), min(tb))
 
 
 def _proto(data: bytes):

@@ -130,48 +130,53 @@ def _pad_op(graph: Graph, op: Operator) -> OnnxStageOp | str:
                        pad_value=float(value))
 
 
-def _operands(graph: Graph, op: Operator, out: str) -> tuple[int, ...] | str:
+def _operands(graph: Graph, op: Operator, out: str, fixed: set[str]) -> tuple[int, ...] | str:
     """The positions of an element-wise operator's tiled operands; a constant
     operand must not vary over height and width."""
     spatial = []
     for k, t in enumerate(op.inputs):
         if not t:
             continue
-        c = _const(graph, t)
-        if c is None:
+        if t not in fixed:
             if not _rank4(graph, t) or _hw(graph, t) != _hw(graph, out):
                 return "reads an activation that is not a tile of its output's size"
             spatial.append(k)
             continue
+        shape = graph.tensors[t].shape
         if op.type in UNARY and k > 0:  # parameters (BatchNormalization's, Clip's bounds)
-            if op.type.endswith("Linear") and c.size > 1 and op.attrs.get("axis", 1) % 4 > 1:
+            if op.type.endswith("Linear") and np.prod(shape) > 1 and \
+                    op.attrs.get("axis", 1) % 4 > 1:
                 return "quantizes per height or width position"
             continue
-        s = (1,) * (4 - c.ndim) + tuple(c.shape)
-        if c.ndim > 4 or s[2] != 1 or s[3] != 1:
+        s = (1,) * (4 - len(shape)) + tuple(shape)
+        if len(shape) > 4 or s[2] != 1 or s[3] != 1:
             return "broadcasts a constant that varies over height or width"
     return tuple(spatial) if spatial else "has no tiled operand"
 
 
-def classify(graph: Graph, op: Operator, produced: set[str]) -> OnnxStageOp | str:
+def classify(graph: Graph, op: Operator, produced: set[str],
+             fixed: set[str]) -> OnnxStageOp | str:
     """The operator as a stage member, or a one-line reason why it ends the stage
-    (`produced`: the outputs of the stage operators before it)."""
+    (`produced`: the outputs of the stage operators before it; `fixed`: the
+    constants and what is computed from constants alone, e.g. a QDQ model's
+    dequantized weights)."""
     where = f"operator {op.index} ({op.type}{' ' + repr(op.name) if op.name else ''})"
     outs = [o for o in op.outputs if o]
     if op.type not in CONVS | POOLS | UNARY | BINARY | {"Pad", "Concat", "Transpose"}:
         return f"{where} mixes space or is not supported per patch"
     if len(outs) != 1 or not _rank4(graph, outs[0]) or not op.inputs or not op.inputs[0]:
         return f"{where} does not produce one 4-D tensor"
-    got = _classify(graph, op, outs[0], produced)
+    got = _classify(graph, op, outs[0], produced, fixed)
     return f"{where} {got}" if isinstance(got, str) else got
 
 
-def _classify(graph: Graph, op: Operator, out: str, produced: set[str]) -> OnnxStageOp | str:
+def _classify(graph: Graph, op: Operator, out: str, produced: set[str],
+              fixed: set[str]) -> OnnxStageOp | str:
     x = op.inputs[0]
     if op.type in CONVS | POOLS:
-        if _const(graph, x) is not None or not _rank4(graph, x):
+        if x in fixed or not _rank4(graph, x):
             return "does not read a 4-D activation"
-        if op.type == "Conv" and any(t and _const(graph, t) is None for t in op.inputs[1:]):
+        if op.type == "Conv" and any(t and t not in fixed for t in op.inputs[1:]):
             return "has computed weights"
         got = _windows(graph, op)
         if isinstance(got, str):
@@ -181,24 +186,30 @@ def _classify(graph: Graph, op: Operator, out: str, produced: set[str]) -> OnnxS
         return _pad_op(graph, op) if _rank4(graph, x) else "does not pad a 4-D tensor"
     if op.type == "Transpose":
         perm = list(op.attrs.get("perm") or [3, 2, 1, 0])
-        if x in produced or _const(graph, x) is not None or perm[0] != 0 or perm[2] > perm[3]:
+        if x in produced or x in fixed or perm[0] != 0 or perm[2] > perm[3]:
             return "is not the NHWC -> NCHW transpose of a stage input"
         return OnnxStageOp(op.index, op.type, (0,))
     if op.type == "Concat" and op.attrs.get("axis", 1) not in (1, -3):
         return "concatenates along space"
     if op.type in UNARY and graph.tensors[x].shape != graph.tensors[out].shape:
         return "changes the shape"
-    got = _operands(graph, op, out)
+    got = _operands(graph, op, out, fixed)
     return got if isinstance(got, str) else OnnxStageOp(op.index, op.type, got)
 
 
 def patchable_prefix(graph: Graph) -> tuple[list[OnnxStageOp], str]:
-    """The longest run of patchable operators from the first (file order), and why it stops."""
+    """The longest run of patchable operators from the first (file order), and
+    why it stops; operators that read constants only are passed over (they stay
+    where they are)."""
     ops: list[OnnxStageOp] = []
     produced: set[str] = set()
+    fixed = {n for n, t in graph.tensors.items() if t.data is not None}
     inputs: dict[str, tuple[int, int]] = {}  # stage input -> its (height, width) axes
     for op in graph.operators:
-        got = classify(graph, op, produced)
+        if all(t in fixed for t in op.inputs if t):  # weights computed (dequantized):
+            fixed.update(o for o in op.outputs if o)  # not the stage's, left in place
+            continue
+        got = classify(graph, op, produced, fixed)
         if isinstance(got, str):
             return ops, got
         for t in (op.inputs[k] for k in got.spatial if op.inputs[k] not in produced):
