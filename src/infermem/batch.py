@@ -68,12 +68,9 @@ def batch_inputs(path: str | Path) -> dict[str, tuple[int | None, ...]]:
 
 
 def _onnx_dims(path: Path) -> dict[str, tuple[int | None, ...]]:
-    import onnx
+    from .frontends.onnx_weights import open_model
 
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # noqa: BLE001 - protobuf raises many kinds of errors
-        raise BadInput(f"{path}: not a readable ONNX model ({e})") from None
+    model, _ = open_model(Path(path))  # without reading the weights
     inits = {t.name for t in model.graph.initializer}
     out = {}
     for vi in model.graph.input:
@@ -86,11 +83,11 @@ def _onnx_dims(path: Path) -> dict[str, tuple[int | None, ...]]:
 
 
 def _tflite_dims(path: Path) -> dict[str, tuple[int | None, ...]]:
-    from .frontends.tflite import read_bytes, unique_names
+    from .frontends.tflite import map_bytes, unique_names
     from .frontends.tflite_flatbuffer import Corrupt, parse
 
     try:
-        fb = parse(read_bytes(path), str(path))
+        fb = parse(map_bytes(path), str(path))
     except Corrupt as e:
         raise BadInput(f"{path}: {e}") from None
     names = unique_names(fb.tensors)

@@ -29,6 +29,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from .devices import Device
 from .errors import Failure
@@ -127,7 +128,9 @@ def structure_bytes(graph: Graph) -> int:
         return max(0, os.path.getsize(graph.source) - graph.weights_bytes)
     import onnx
 
-    model = onnx.load(graph.source, load_external_data=False)
+    from .frontends.onnx_weights import open_model
+
+    model, _ = open_model(Path(graph.source))  # the weight bytes are not read
     for t in model.graph.initializer:
         _strip(t)
     for node in model.graph.node:
@@ -138,6 +141,10 @@ def structure_bytes(graph: Graph) -> int:
 
 
 def _strip(t) -> None:
+    from .frontends.onnx_wire import MODEL_FILE
+
+    if any(e.key == "location" and e.value == MODEL_FILE for e in t.external_data):
+        t.ClearField("data_location")  # inline in the file: open_model marked it external
     for f in ("raw_data", "float_data", "int32_data", "int64_data", "double_data",
               "uint64_data", "string_data", "external_data"):
         t.ClearField(f)

@@ -31,6 +31,7 @@ from onnx import helper
 from ..errors import BadInput
 from ..graph import Graph, Operator, Role, Tensor
 from . import onnx_load as L
+from . import onnx_weights as W
 from .onnx_attrs import check_attributes, check_windows
 from .onnx_fold import Dims, Shapes, fold_and_infer, is_static
 from .onnx_qdq import dequantized_views, is_qdq, quant_params
@@ -49,12 +50,11 @@ def load_onnx(path: Path, input_shapes: Mapping[str, tuple[int, ...]]) -> Graph:
                 f"{path}: not a valid ONNX model (over protobuf's 2 GiB limit; "
                 f"models this large keep their weights in external data)"
             )
-        data = path.read_bytes()
     except OSError as e:
         raise BadInput(f"{path}: cannot read ({e.strerror or e})") from None
-    model = L.parse_model(data, str(path))
+    model, weights = W.open_model(path)
     try:
-        graph = graph_from_model(model, input_shapes, name=path.stem, base_dir=path.parent)
+        graph = graph_from_model(model, input_shapes, name=path.stem, weights=weights)
     except BadInput as e:
         raise BadInput(f"{path}: {e}") from None
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
@@ -67,8 +67,12 @@ def graph_from_model(
     input_shapes: Mapping[str, tuple[int, ...]] = {},  # noqa: B006 (read only)
     name: str = "model",
     base_dir: Path | None = None,
+    weights: W.WeightFiles | None = None,
 ) -> Graph:
-    """A ModelProto (whole model or a single-node test case) -> Graph."""
+    """A ModelProto (whole model or a single-node test case) -> Graph.  Weights
+    outside the proto (external data, or stripped by `onnx_weights.open_model`)
+    are views over memory maps (`weights`; by default the files in `base_dir`)."""
+    weights = weights or W.WeightFiles(base_dir)
     L.check_skeleton(model, name)
     if model.functions:
         model = inline_functions(model)
@@ -85,14 +89,23 @@ def graph_from_model(
     except L.DynamicInputs as e:
         from .onnx_suggest import suggestion
 
-        model = L.load_external_data(model, base_dir)
-        consts = {t.name: L.tensor_to_array(t) for t in model.graph.initializer}
+        model, consts, _ = constants(model, weights)
         raise BadInput(suggestion(model, declared, input_shapes, e.dynamic, consts)) from None
-    model = L.load_external_data(model, base_dir)
-    consts = {t.name: L.tensor_to_array(t) for t in model.graph.initializer}
-    nodes, shapes = fold_and_infer(model, inputs, consts, not input_shapes, opset)
+    model, consts, mapped = constants(model, weights)
+    nodes, shapes = fold_and_infer(model, inputs, consts, not input_shapes, opset, mapped)
     check_windows(nodes, shapes, consts)
     return build_graph(model, name, inputs, nodes, shapes, consts, opset)
+
+
+def constants(model: onnx.ModelProto, weights: W.WeightFiles
+              ) -> tuple[onnx.ModelProto, dict[str, np.ndarray], frozenset[str]]:
+    """Initializers and the Constant nodes whose tensors live outside the proto,
+    as views over maps (their names too: folding takes them as folded); the
+    model with any other attribute tensor outside it read in."""
+    keep = {o.name for o in model.graph.output}
+    mapped = W.mapped_constants(model.graph, weights, keep)
+    model = W.read_in_attributes(model, weights, mapped.keys())
+    return model, {**W.initializer_weights(model.graph, weights), **mapped}, frozenset(mapped)
 
 
 def inline_functions(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -19,7 +19,7 @@ other folds can be views and which would cost too much to materialise.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 import numpy as np
@@ -361,10 +361,14 @@ def fold_and_infer(
     consts: dict[str, np.ndarray],
     use_annotations: bool,
     opset: int,
+    folded: Set[str] = frozenset(),
 ) -> tuple[list[tuple[int, onnx.NodeProto]], Shapes]:
     """Alternate shape inference and folding until nothing folds.  Returns the
-    remaining (file index, node) pairs and the final shapes; `consts` grows."""
-    nodes = list(enumerate(model.graph.node))
+    remaining (file index, node) pairs and the final shapes; `consts` grows.
+    Constant nodes writing a name in `folded` are folded already (the loader
+    mapped their tensors into `consts`)."""
+    nodes = [(i, n) for i, n in enumerate(model.graph.node)
+             if not (folded and n.op_type == "Constant" and n.output and n.output[0] in folded)]
     keep = {o.name for o in model.graph.output}
     allowance = FoldAllowance()
 

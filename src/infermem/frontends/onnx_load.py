@@ -122,22 +122,6 @@ def default_opset(model: onnx.ModelProto) -> int:
 # --- external data -------------------------------------------------------------------
 
 
-def all_tensors(graph: onnx.GraphProto) -> list[onnx.TensorProto]:
-    """Initializers and the tensors carried by node attributes (Constant.value)."""
-    out = list(graph.initializer)
-    for node in graph.node:
-        for a in node.attribute:
-            if a.type == onnx.AttributeProto.TENSOR:
-                out.append(a.t)
-            elif a.type == onnx.AttributeProto.TENSORS:
-                out.extend(a.tensors)
-    return out
-
-
-def has_external_data(model: onnx.ModelProto) -> bool:
-    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in all_tensors(model.graph))
-
-
 def safe_location(base_dir: Path, location: str, tensor: str) -> Path:
     """The file an external-data `location` names, only if it stays inside
     `base_dir`.  Pure path arithmetic: the file is not opened here."""
@@ -162,22 +146,10 @@ def safe_location(base_dir: Path, location: str, tensor: str) -> Path:
     return target
 
 
-def load_external_data(model: onnx.ModelProto, base_dir: Path | None) -> onnx.ModelProto:
-    """A copy of `model` with every external tensor's bytes read in, after
-    checking where they come from and how many there are."""
-    if not has_external_data(model):
-        return model
-    if base_dir is None:
-        raise BadInput("the model keeps tensors in external data but no folder was given")
-    model_copy = onnx.ModelProto()
-    model_copy.CopyFrom(model)
-    for t in all_tensors(model_copy.graph):
-        if t.data_location == onnx.TensorProto.EXTERNAL:
-            read_external_tensor(t, base_dir)
-    return model_copy
-
-
-def read_external_tensor(t: onnx.TensorProto, base_dir: Path) -> None:
+def external_span(t: onnx.TensorProto, base_dir: Path) -> tuple[Path, int, int]:
+    """(file, offset, length) of an external tensor's bytes, after checking the
+    file stays in the model's folder and holds that many bytes at that offset:
+    `os.stat` only, the content is not read here."""
     info = {e.key: e.value for e in t.external_data}
     path = safe_location(base_dir, info.get("location", ""), t.name)
     want = tensor_bytes(tuple(t.dims), elem_dtype(t.data_type, t.name), t.name)
@@ -192,11 +164,7 @@ def read_external_tensor(t: onnx.TensorProto, base_dir: Path) -> None:
             f"external data of tensor {t.name!r}: needs {want} bytes at offset {offset} "
             f"of {path.name} ({size} bytes), the model says {length}"
         )
-    with open(path, "rb") as f:
-        f.seek(offset)
-        t.raw_data = f.read(length)
-    del t.external_data[:]
-    t.data_location = onnx.TensorProto.DEFAULT
+    return path, offset, length
 
 
 def tensor_to_array(t: onnx.TensorProto) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import BadInput
 from ..graph import Graph, Operator, Quant, Role, Tensor, tensor_bytes
+from .filemap import map_file
 from .tflite_attrs import check_options
 from .tflite_flatbuffer import FbModel, FbTensor, parse
 from .tflite_flatbuffer import read_model as _read_model_bytes
@@ -72,6 +73,15 @@ def read_bytes(path: Path) -> bytes:
         return Path(path).read_bytes()
     except OSError as e:
         raise BadInput(f"{path}: cannot read ({e.strerror})") from None
+
+
+def map_bytes(path: Path):
+    """The file as a read-only map: the parse reads the flatbuffer's tables and
+    the weights stay views over the file, read only when a kernel needs them."""
+    try:
+        return map_file(Path(path))
+    except (OSError, ValueError) as e:
+        raise BadInput(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
 
 
 def read_model(path: str | Path):
@@ -397,7 +407,7 @@ def graph_from_flatbuffer(
 def load_tflite(path: Path, input_shapes: Mapping[str, tuple[int, ...]]) -> Graph:
     """Read a .tflite file into a Graph (subgraph 0; BadInput on anything malformed)."""
     path = Path(path)
-    fb = parse(read_bytes(path), str(path))
+    fb = parse(map_bytes(path), str(path))
     return graph_from_flatbuffer(fb, str(path), input_shapes or {}, path.stem)
 
 
