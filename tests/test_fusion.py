@@ -120,6 +120,10 @@ def test_cli_fuse_levels_and_refusals(capsys, tmp_path):
     assert main(["plan", *args, "--fuse", "ort", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["fusion"]["runtime"] == "ort" and doc["fusion"]["groups"] > 0
+    plan_file = tmp_path / "plan.json"
+    assert main(["plan", *args, "--fuse", "ort", "-o", str(plan_file), "-q"]) == 0
+    assert main(["verify", *args, "--plan", str(plan_file), "--json"]) == 0  # fused again
+    assert json.loads(capsys.readouterr().out)["ok"]
     assert main(["fit", *args, "--fuse", "--json", "--device", "rpi4"]) == 0
     levels = json.loads(capsys.readouterr().out)["levels"]
     assert levels["fuse"]["arena_bytes"] < levels["infermem"]["arena_bytes"]
@@ -137,9 +141,12 @@ def test_layout_refuses_what_cannot_run_row_by_row(bert):
     softmax = next(o.index for o in bert.operators if o.type == "Softmax")
     pv = bert.consumers[bert.operators[softmax].outputs[0]][0]  # probs @ V: row by row
     assert not isinstance(layout(bert, (softmax, pv)), str)
+    qk = next(o for o in bert.operators if o.type == "MatMul"
+              and bert.operators[bert.producers.get(o.inputs[1], 0)].type == "Transpose")
+    assert "row by row" in layout(bert, (bert.producers[qk.inputs[1]], qk.index))  # K^T
     gather = next(o.index for o in bert.operators if o.type == "Gather")
-    assert "row by row" in layout(bert, (gather, bert.consumers[
-        bert.operators[gather].outputs[0]][0]))
+    epilogue = layout(bert, (gather, bert.consumers[bert.operators[gather].outputs[0]][0]))
+    assert epilogue.inplace and epilogue.scratch_bytes == 0  # Add finishes in Gather's buffer
 
 
 def test_fused_group_keeps_its_ops_and_order(bert):

@@ -44,7 +44,7 @@ def verify(model: Model, *, plan: str | Path | None = None, strategy: str = "bes
     to the unfused file-order run.  Outputs that are the same for every input
     set prove nothing and fail unless `allow_constant_outputs`."""
     from ..planning import plan_model
-    from ..runtime.planfile import load_inputs, read_plan
+    from ..runtime.planfile import load_inputs, plan_fusion, read_plan
     from ..runtime.verify import check_memory, random_inputs
     from ..runtime.verify import verify as run_in_arena
 
@@ -60,7 +60,13 @@ def verify(model: Model, *, plan: str | Path | None = None, strategy: str = "bes
         if dmo or reorder or fuse:
             raise BadInput("--dmo, --reorder and --fuse shape a new plan; they do not apply "
                            "to --plan")
-        p = read_plan(Path(plan), graph)
+        fused = plan_fusion(Path(plan))
+        if fused is not None:
+            from ..fusion import check_runtime
+            from ..fusion import fuse as fuse_graph
+
+            planned = fuse_graph(graph, check_runtime(fused[0]), fused[1])
+        p = read_plan(Path(plan), planned or graph)
         offsets, arena, order, name = p.offsets, p.arena_bytes, p.order, p.strategy
     else:
         try:

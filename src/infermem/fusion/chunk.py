@@ -1,6 +1,12 @@
-"""How one fused group runs chunk by chunk, or why it cannot.
+"""How one fused group runs inside the plan, or why it cannot.
 
-A group is a set of operators with one output (its sink's).  It runs one
+A group is a set of operators with one output (its sink's).  An epilogue —
+an operator followed by a chain of element-wise ones, each reading only the
+previous result and writing the same shape (Conv + bias + Relu, MatMul + bias,
+Add + Relu) — runs in place: every operator of the chain writes into the
+group's output buffer, as a runtime's kernel applies its epilogue to the
+accumulator before storing it; it needs no scratch at all.  Any other group
+(a diamond: LayerNorm's two branches, GELU's two uses of x) runs one
 chunk at a time: the leading `chunk_axes` axes of the output are iterated one
 index at a time (a row of a [batch, seq, hidden] tensor, a (head, query) row
 of attention scores), and every operator of the group computes the part of
@@ -52,6 +58,7 @@ class Layout:
     scratch_bytes: int
     reads: tuple[tuple[Axes | None, ...], ...]
     writes: tuple[Axes, ...]
+    inplace: bool = False  # an epilogue: every intermediate lives in the output's buffer
 
     @property
     def chunks(self) -> int:
@@ -59,11 +66,12 @@ class Layout:
 
 
 def layout(graph: Graph, ops: Sequence[int], alignment: int = 16) -> Layout | str:
-    """The chunked layout of the group `ops`, or a one-line reason it has none."""
+    """The layout of the group `ops`: in place when it is an epilogue chain
+    (no scratch at all), else chunked; or a one-line reason it has none."""
     g = graph
     ops = tuple(sorted(ops))
     members = [g.operators[i] for i in ops]
-    why = _ops_ok(g, members)
+    why = _outputs_ok(g, members)
     if why:
         return why
     made = {op.outputs[0]: op for op in members}
@@ -72,7 +80,34 @@ def layout(graph: Graph, ops: Sequence[int], alignment: int = 16) -> Layout | st
                 if t in g.outputs or any(c not in inside for c in g.consumers.get(t, ()))]
     if len(escaping) != 1 or made[escaping[0]] is not members[-1]:
         return "the group must have one output, written by its last operator"
-    out = escaping[0]
+    inputs = tuple(dict.fromkeys(t for op in members for t in op.inputs if t and t not in made))
+    if _is_epilogue(g, members):
+        whole = [tuple(None for _ in g.tensors[op.outputs[0]].shape) for op in members]
+        reads = tuple(tuple(tuple(None for _ in g.tensors[t].shape) if t else None
+                            for t in op.inputs) for op in members)
+        return Layout(ops, escaping[0], inputs, tuple(made)[:-1], (), (), 0, reads,
+                      tuple(whole), inplace=True)
+    why = _row_ops_ok(members)
+    return why or _chunked(g, ops, members, made, escaping[0], inputs, alignment)
+
+
+def _is_epilogue(g: Graph, members: Sequence[Operator]) -> bool:
+    """A chain an anchor's kernel can finish in its own output buffer: after
+    the first operator, each one element-wise, reading the previous output
+    whole (no broadcast) and writing a tensor of the same shape and dtype —
+    a runtime's bias/activation epilogue."""
+    first = g.tensors[members[0].outputs[0]]
+    for prev, op in zip(members, members[1:], strict=False):
+        out = g.tensors[op.outputs[0]]
+        inside = [t for t in op.inputs if t and g.producers.get(t) in {m.index for m in members}]
+        if (op.type not in ELEMENTWISE or set(inside) != {prev.outputs[0]}
+                or out.shape != first.shape or out.dtype != first.dtype):
+            return False
+    return True
+
+
+def _chunked(g: Graph, ops: tuple[int, ...], members: Sequence[Operator], made: dict,
+             out: str, inputs: tuple[str, ...], alignment: int) -> Layout | str:
     shape = g.tensors[out].shape
     c = min([len(shape) - 1, *(_row_limit(g, op, len(shape)) for op in members)])
     dims = tuple(shape[:max(c, 0)])
@@ -93,7 +128,6 @@ def layout(graph: Graph, ops: Sequence[int], alignment: int = 16) -> Layout | st
                 return f"{op.type} needs all of {t!r}, made inside the group"
             rs.append(a)
         reads.append(tuple(rs))
-    internal = tuple(t for t in made if t != out)
     offsets, end = [], 0
     for t, w in zip(made, writes, strict=True):
         if t == out:
@@ -101,21 +135,26 @@ def layout(graph: Graph, ops: Sequence[int], alignment: int = 16) -> Layout | st
         offsets.append((t, end))
         cs = chunk_shape(g.tensors[t].shape, w)
         end += align_up(math.prod(cs) * np.dtype(g.tensors[t].dtype).itemsize, alignment)
-    inputs = tuple(dict.fromkeys(t for op in members for t in op.inputs if t and t not in made))
+    internal = tuple(t for t in made if t != out)
     return Layout(ops, out, inputs, internal, dims, tuple(offsets), end, tuple(reads),
                   tuple(writes))
 
 
-def _ops_ok(g: Graph, members: Sequence[Operator]) -> str:
+def _outputs_ok(g: Graph, members: Sequence[Operator]) -> str:
     for op in members:
-        if op.type not in ELEMENTWISE and op.type not in ROW_OPS and op.type not in (
-                "MatMul", "Gemm"):
-            return f"{op.type} does not run row by row"
         if len([t for t in op.outputs if t]) != 1 or not op.outputs[0]:
             return f"{op.type} has more than one output"
         for t in (*op.inputs, *op.outputs):
             if t and g.tensors[t].dtype != g.tensors[g.root(t)].dtype:
                 return "quantized (QDQ) views are not fused"
+    return ""
+
+
+def _row_ops_ok(members: Sequence[Operator]) -> str:
+    for op in members:
+        if op.type not in ELEMENTWISE and op.type not in ROW_OPS and op.type not in (
+                "MatMul", "Gemm"):
+            return f"{op.type} does not run row by row"
     return ""
 
 

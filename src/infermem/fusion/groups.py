@@ -13,7 +13,8 @@ variance branches, GELU's two uses of x) a fusion must take whole.
   one (a following pure reduction included); REDUCE and OPAQUE take nothing.
 - `ort_groups`: onnxruntime's CPU graph transformers at ORT_ENABLE_ALL:
   fixed patterns, each one fused kernel (GELU, BiasGelu, FastGelu,
-  LayerNorm, SkipLayerNorm, MatMul + bias, MatMul + scale).
+  LayerNorm, SkipLayerNorm, MatMul + bias, MatMul + scale, Conv/Gemm +
+  activation, Conv + Add + activation).
 
 Every fusion is also checked with `fits` (in practice `chunk.layout`): a
 group the arena executor cannot run chunk by chunk is not fused, so every
@@ -135,6 +136,7 @@ def tvm_groups(graph: Graph, fits: Fits) -> list[tuple[int, ...]]:
 
 # -- onnxruntime ------------------------------------------------------------------------------
 GELU_ERF = Counter({"Erf": 1, "Add": 1})  # and two or three Mul/Div (x/sqrt(2), x*, *0.5)
+ACTIVATIONS = frozenset({"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid"})
 LAYERNORM = Counter({"ReduceMean": 2, "Sub": 1, "Pow": 1, "Add": 1, "Sqrt": 1, "Div": 1})
 
 
@@ -222,7 +224,23 @@ def ort_groups(graph: Graph, fits: Fits) -> list[tuple[int, ...]]:
             nxt = _single_reader(graph, op.index)
             if nxt is not None and _with_const(graph, nxt, ("Add", "Mul", "Div")):
                 commit({op.index, nxt})
+    for op in graph.operators:  # Conv/Gemm + activation, Conv + Add (+ activation)
+        if op.type in ("Conv", "Gemm") and op.index not in taken:
+            commit(_conv_epilogue(graph, op.index))
     return sorted(tuple(sorted(g)) for g in groups)
+
+
+def _conv_epilogue(graph: Graph, i: int) -> set[int]:
+    """Conv Activation Fusion (and Gemm's), ConvAddActivationFusion: the
+    activation, or the residual Add and its activation, after a Conv."""
+    group, nxt = {i}, _single_reader(graph, i)
+    if nxt is not None and graph.operators[i].type == "Conv" and (
+            graph.operators[nxt].type == "Add"):
+        group.add(nxt)
+        nxt = _single_reader(graph, nxt)
+    if nxt is not None and graph.operators[nxt].type in ACTIVATIONS:
+        group.add(nxt)
+    return group
 
 
 def _bias_or_skip(graph: Graph, p: int, kind: str, group: set[int]) -> set[int]:

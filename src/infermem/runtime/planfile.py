@@ -71,6 +71,24 @@ def read_plan(path: Path, graph: Graph) -> PlanFile:
     return PlanFile(str(doc.get("strategy", "plan file")), arena, offsets, order)
 
 
+def plan_fusion(path: Path) -> tuple[str, int] | None:
+    """(runtime, alignment) of a plan made with `plan --fuse` (its `fusion`
+    field), or None: such a plan places the fused graph's tensors, so the
+    graph must be fused the same way before the plan is read."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None  # read_plan says what is wrong with the file
+    fusion = doc.get("fusion") if isinstance(doc, dict) else None
+    if fusion is None:
+        return None
+    runtime = fusion.get("runtime") if isinstance(fusion, dict) else None
+    if not isinstance(runtime, str):
+        raise BadInput(f"{path}: 'fusion' must say its 'runtime' (write it with infermem plan "
+                       "--fuse -o)")
+    return runtime, _int(doc.get("alignment", 16), "alignment") or 16
+
+
 def load_inputs(path: Path, graph: Graph) -> dict[str, np.ndarray]:
     """Arrays by graph input name from one input set (`inputfiles`: an .npz or a
     folder of .npy; a single-input model takes any one array)."""

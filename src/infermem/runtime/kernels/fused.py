@@ -67,7 +67,7 @@ class FusedGroup(Kernel):
         full = list(io.ins)
         out = io.outs[0]
         scratch = io.outs[1] if len(io.outs) > 1 else None
-        inner = {t: self._view(scratch, t) for t in lay.internal}
+        inner = {t: out if lay.inplace else self._view(scratch, t) for t in lay.internal}
         for idx in indices(lay.chunk_dims):
             for j, (op, kern) in enumerate(zip(self.members, self.kernels, strict=True)):
                 ins = [None if not t else inner[t] if t in inner
