@@ -113,6 +113,21 @@ def test_verify_catches_a_scratch_over_a_live_input(bert):
     assert good.ok  # the same check passes the plan as planned
 
 
+def test_dmo_rules_of_fused_groups_match_the_executors_trace(bert):
+    """A FusedGroup's analytic overlap rule (its chunks; an epilogue: its
+    first operator's) is the chunk order the executor really runs."""
+    from infermem.fusion import fuse
+    from infermem.overlap.onnx_trace import rule_mismatches
+
+    for runtime in ("tvm", "ort"):
+        fused = fuse(bert, runtime)
+        assert rule_mismatches(fused) == []
+    plain, fused = plan_model(bert, dmo=True), plan_model(bert, fuse="ort", dmo=True)
+    assert any(o.output.endswith("Mul_1_output_0") for o in fused.problem.overlaps)  # BiasGelu
+    assert fused.plan.arena_bytes < min(plain.plan.arena_bytes,
+                                        plan_model(bert, fuse="ort").plan.arena_bytes)
+
+
 def test_cli_fuse_levels_and_refusals(capsys, tmp_path):
     args = [str(CORPUS / "bert_tiny.onnx")]
     for name, dims in BERT_SHAPES.items():

@@ -108,6 +108,8 @@ def candidates(graph: Graph, order: Sequence[int], problem: Problem):
     for i in order:
         op = graph.operators[i]
         outs = [t for t in op.outputs if t]
+        if op.type == "FusedGroup":  # its second output is the group's scratch
+            outs = outs[:1]
         if len(outs) != 1:
             continue
         out = find(outs[0])

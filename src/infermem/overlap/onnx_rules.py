@@ -47,7 +47,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..graph import Graph, Operator, dtype_size
-from .access import Steps, element_steps
+from .access import Steps, combine, element_steps
 
 Chunk = tuple[tuple | None, tuple | None]  # (write index on the output, read index on input)
 
@@ -203,6 +203,35 @@ def _chunks_blocked(k, pos: int) -> Iterator[Chunk]:
 # One chunk is one Python step; a kernel cut into more is not analysed (bounded work).
 MAX_CHUNKS = 1 << 17
 
+def _chunks_fused(k, pos: int) -> Iterator[Chunk]:
+    """A chunked FusedGroup: per chunk, the slices of input `pos` its
+    operators read (the lowest: a whole read wins), then the chunk of the
+    group's output its last operator writes."""
+    from ..runtime.kernels.base import indices
+    from ..runtime.kernels.fused import chunk_index
+
+    lay, name = k.lay, k.op.inputs[pos]
+    maps = [lay.reads[j][q] for j, op in enumerate(k.members)
+            for q, t in enumerate(op.inputs) if t == name]
+    whole = next((m for m in maps if all(a is None for a in m)), None)
+    read_map = whole if whole is not None else maps[0]
+    for idx in indices(lay.chunk_dims):
+        yield chunk_index(lay.writes[-1], idx), chunk_index(read_map, idx)
+
+
+def _fused_steps(k, graph: Graph, pos: int) -> Steps | str:
+    """An epilogue FusedGroup (in place): the first operator's own chunks,
+    when only it reads input `pos` (the chain after it reads the output)."""
+    name = k.op.inputs[pos]
+    first, rest = k.members[0], k.members[1:]
+    if any(name in op.inputs for op in rest):
+        return "read again by the epilogue after the first operator"
+    parts = [steps(k.chunk_graph.operators[0], k.chunk_graph, q)
+             for q, t in enumerate(first.inputs) if t == name]
+    bad = next((p for p in parts if isinstance(p, str)), None)
+    return bad if bad is not None else combine(parts)
+
+
 CHUNKS = {
     "Elementwise": _chunks_elementwise,
     "Copy": _chunks_copy,
@@ -217,6 +246,7 @@ CHUNKS = {
     "Transpose": _chunks_transpose,
     "AxisMap": _chunks_axismap,
     "Blocked": _chunks_blocked,
+    "FusedGroup": _chunks_fused,
 }
 
 
@@ -338,6 +368,8 @@ def steps(op: Operator, graph: Graph, pos: int) -> Steps | str:
     family = _family(k)
     if family is None:
         return f"no rule for the executor's {type(k).__name__} kernel"
+    if family == "FusedGroup" and k.lay.inplace:
+        return _fused_steps(k, graph, pos)
     in_shape, out_shape = _input_shape(k, family, pos), _output_shape(k, family)
     out_ids, in_ids = FlatIds(out_shape), FlatIds(in_shape)
     write, first = [], []

@@ -56,7 +56,7 @@ class FusedGroup(Kernel):
                        for t, w in zip((op.outputs[0] for op in self.members), lay.writes,
                                        strict=True)}
         self.dtypes = {t: np.dtype(src.tensors[t].dtype) for t in self.shapes}
-        cg = _chunk_graph(src, lay, self.shapes)
+        self.chunk_graph = cg = _chunk_graph(src, lay, self.shapes)
         from . import kernel_for
 
         self.kernels = [kernel_for(op, cg) for op in cg.operators]
@@ -68,6 +68,10 @@ class FusedGroup(Kernel):
         out = io.outs[0]
         scratch = io.outs[1] if len(io.outs) > 1 else None
         inner = {t: out if lay.inplace else self._view(scratch, t) for t in lay.internal}
+        relays = [None] * len(self.members) if io.rec is None else [
+            _Relay(io.rec, tuple(self.slot.get(t) if t not in inner else None
+                                 for t in op.inputs), lay.inplace or op.outputs[0] == lay.output)
+            for op in self.members]
         for idx in indices(lay.chunk_dims):
             for j, (op, kern) in enumerate(zip(self.members, self.kernels, strict=True)):
                 ins = [None if not t else inner[t] if t in inner
@@ -75,13 +79,35 @@ class FusedGroup(Kernel):
                        for k, t in enumerate(op.inputs)]
                 t = op.outputs[0]
                 dst = inner[t] if t in inner else out[chunk_index(lay.writes[j], idx)]
-                kern.run(KernelIO(ins, [dst]))
+                kern.run(KernelIO(ins, [dst], relays[j]))
             io.end_chunk()
 
     def _view(self, scratch: np.ndarray, name: str) -> np.ndarray:
         off, shape, dt = self.offsets[name], self.shapes[name], self.dtypes[name]
         n = math.prod(shape) * dt.itemsize
         return scratch[off:off + n].view(dt).reshape(shape)
+
+
+class _Relay:
+    """Tracing: an inner operator's accesses recorded as the group's own (its
+    reads of the group's inputs, its writes of the group's output; the
+    scratch is the group's business), one inner chunk at a time."""
+
+    __slots__ = ("rec", "slots", "writes_output")
+
+    def __init__(self, rec, slots: tuple[int | None, ...], writes_output: bool) -> None:
+        self.rec, self.slots, self.writes_output = rec, slots, writes_output
+
+    def read(self, k: int, view: np.ndarray) -> None:
+        if self.slots[k] is not None:
+            self.rec.read(self.slots[k], view)
+
+    def write(self, k: int, view: np.ndarray) -> None:
+        if self.writes_output:
+            self.rec.write(0, view)
+
+    def end_chunk(self) -> None:
+        self.rec.end_chunk()
 
 
 def _chunk_graph(src: Graph, lay, shapes: dict) -> Graph:
