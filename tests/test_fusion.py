@@ -144,6 +144,10 @@ def test_cli_fuse_levels_and_refusals(capsys, tmp_path):
     assert levels["fuse"]["arena_bytes"] < levels["infermem"]["arena_bytes"]
     assert main(["plan", str(CORPUS / "resnet8_f32.tflite"), "--fuse"]) == 2
     assert "ONNX" in capsys.readouterr().err
+    from infermem.fit import model_needs
+
+    tflite = model_needs(load(CORPUS / "resnet8_f32.tflite"), fuse="tvm").level("fuse")
+    assert not tflite.available and "ONNX only" in tflite.how  # fit, report, sweep: n/a
     assert main(["plan", *args, "--fuse", "xla"]) == 2
 
 

@@ -226,7 +226,10 @@ def model_needs(graph: Graph, what: WhatIf | None = None, alignment: int = 16,
     else:
         prev = min(dmo_arena, prev)
         levels.append(level("dmo", prev, wbytes, dmo_how(graph.format)))
-    if fuse is not None:
+    if fuse is not None and graph.format != "onnx":
+        levels.append(level("fuse", None, None, "ONNX only: TFLite's converter has already "
+                                                "fused activations into the operators"))
+    elif fuse is not None:
         a, how = _fused_arena(g, fuse, alignment, time_limit, sched is not None,
                               dmo_arena is not None, arena)
         prev = min(a, prev)
@@ -261,8 +264,8 @@ def _fused_arena(g: Graph, runtime: str, alignment: int, time_limit: float, reor
     fusion = find(g, runtime, alignment)
     fused = fused_graph(g, fusion)
     order = _best_order(fused, alignment, time_limit) if reorder else fused.file_order
-    how = (f"fused as {RUNTIMES[runtime]} fuses it ({len(fusion.layouts)} groups), run chunk "
-           "by chunk by infermem's arena executor (`verify --fuse`)")
+    how = (f"fused as {RUNTIMES[runtime]} fuses it ({len(fusion.layouts)} groups), each group "
+           "run in place or row by row by infermem's arena executor (`verify --fuse`)")
     return arena(fused, order, "best", dmo), how
 
 

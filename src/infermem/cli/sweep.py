@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
     add_device_file_arg(p)
     p.add_argument("--levels", metavar="L,L,...",
                    help="levels to report (default: runtime,infermem,reorder,dmo,int8; name "
-                        "patch to add it: a patched-rewrite search per .tflite)")
+                        "patch to add it: a patched-rewrite search per .tflite; name fuse to "
+                        "add TVM's fusion, ONNX)")
     p.add_argument("--verify", action="store_true",
                    help="prove each level's arena by running the model in it (TFLM / executor)")
     add_no_measure_arg(p)

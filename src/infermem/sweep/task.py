@@ -160,7 +160,9 @@ def _evaluate(path: str, task: Task) -> dict:
         from ..rewrite.level import PatchSpec
 
         spec = PatchSpec()
-    needs = model_needs(graph, None, o.alignment, o.time_limit, measure=o.measure, patch=spec)
+    fuse = "tvm" if "fuse" in o.levels else None
+    needs = model_needs(graph, None, o.alignment, o.time_limit, measure=o.measure, patch=spec,
+                        fuse=fuse)
     doc = to_json(fit(needs, ()))
     doc.pop("devices")
     verification = None

@@ -50,6 +50,8 @@ def verify_levels(path: str, graph: Graph, needs: Needs, options) -> dict:
             a, b = proof(out[0]), proof(out[1])
             helped = b.ok and a.ok and b.arena_bytes < a.arena_bytes
             out.append(("best", helped, True))
+        if level == "fuse":
+            out.append(("best", True, True, "tvm"))
         return out
 
     result = {}
@@ -59,6 +61,9 @@ def verify_levels(path: str, graph: Graph, needs: Needs, options) -> dict:
             result[name] = {"verified": None, "verified_arena_bytes": None,
                             "how": "the patched rewrite is proven bit-identical by `infermem "
                                    "optimize --patch`, not by the sweep"}
+            continue
+        if not lv.available and name == "fuse":
+            result[name] = {"verified": None, "verified_arena_bytes": None, "how": lv.how}
             continue
         if lv.changes_model:
             result[name] = {"verified": None, "verified_arena_bytes": None,
@@ -101,9 +106,11 @@ def _prove_onnx(path: str, graph: Graph, config: tuple, options) -> Proof:
     from ..planning import plan_model
     from ..runtime.verify import verify
 
-    strategy, reorder, dmo = ("tflm", False, False) if config == ("runtime",) else config
-    pm = plan_model(graph, strategy, options.time_limit, options.alignment, reorder, dmo)
-    rep = verify(graph, path, pm.plan.offsets, pm.plan.arena_bytes, pm.order, None, strategy)
+    strategy, reorder, dmo, *fuse = ("tflm", False, False) if config == ("runtime",) else config
+    fused = fuse[0] if fuse else None
+    pm = plan_model(graph, strategy, options.time_limit, options.alignment, reorder, dmo, fused)
+    rep = verify(graph, path, pm.plan.offsets, pm.plan.arena_bytes, pm.order, None, strategy,
+                 planned=pm.graph if fused else None)
     if not rep.ok:
         return Proof(False, None, f"not verified: {rep.summary()}")
     return Proof(True, rep.arena_bytes,
