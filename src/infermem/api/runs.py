@@ -115,6 +115,14 @@ class OptimizeReport:
         }  # fmt: skip
 
 
+def _patch_fields(p) -> dict:
+    """A rewrite.PatchResult's figures, as `optimize --patch --json` names them."""
+    return dict(patch_grid=list(p.grid), patch_stage_ops=[p.stage_ops[0], p.stage_ops[-1]],
+                patch_stage_output=p.stage_output, macs_before=p.macs_before,
+                macs_after=p.macs_after, ops_before=p.ops_before, ops_after=p.ops_after,
+                flash_before=p.flash_before, flash_after=p.flash_after)
+
+
 def _patch_json(r, patched) -> dict:
     """The patch part of the JSON: what was rewritten and what it cost."""
     if patched is None:
@@ -124,10 +132,7 @@ def _patch_json(r, patched) -> dict:
            "patch_ranked_by": patched.choice.ranked_by,
            "patch_ranked_arena": patched.choice.arena_after}
     if p is not None:
-        doc.update(patch_grid=list(p.grid), patch_stage_ops=[p.stage_ops[0], p.stage_ops[-1]],
-                   patch_stage_output=p.stage_output, macs_before=p.macs_before,
-                   macs_after=p.macs_after, ops_before=p.ops_before, ops_after=p.ops_after,
-                   flash_before=p.flash_before, flash_after=p.flash_after)
+        doc.update(_patch_fields(p))
     if v is not None:
         doc.update(inference_seconds_before=v.seconds_before,
                    inference_seconds_after=v.seconds_after)
@@ -202,12 +207,10 @@ class OnnxOptimizeReport:
         doc = {"model": r.model, "output": r.output, "format": "onnx", "strategy": r.strategy,
                "planned_arena_before": r.arena_before, "planned_arena_after": r.arena_after,
                "verified": r.verified, "patched": p is not None, "patch_reason": r.reason,
+               "patch_ranked_by": r.choice.ranked_by,
                **shape_fields(self.shapes)}  # fmt: skip
         if p is not None:
-            doc.update(patch_grid=list(p.grid), patch_stage_ops=[p.stage_ops[0], p.stage_ops[-1]],
-                       patch_stage_output=p.stage_output, macs_before=p.macs_before,
-                       macs_after=p.macs_after, ops_before=p.ops_before, ops_after=p.ops_after,
-                       flash_before=p.flash_before, flash_after=p.flash_after)
+            doc.update(_patch_fields(p))
         if c is not None:
             doc.update(input_sets_compared=c.input_sets, bit_identical=c.bit_identical,
                        max_error=c.max_error, tolerance=c.allowed,
