@@ -92,22 +92,27 @@ def _pair(x: tuple, scale: float = 1.0, fmt: str = ",.0f") -> str:
 def table(rows: list[dict], markdown: bool) -> str:
     head = ["model", "TFLM head", "patched head", "ratio", "grid (ops 0..N)", "MACs (M)",
             "operators", "flash (KB)", "ms / inference", "ok", "s"]
-    lines = []
-    for r in rows:
-        if "error" in r:
-            lines.append([r["model"], "error: " + r["error"]] + [""] * (len(head) - 2))
-            continue
-        same = " =plan" if r["after"] == r["planned"] else f" (plan {r['planned']:,})"
-        grid = f"{r['grid']} (0..{r['until']})" if "grid" in r else "not patched"
-        lines.append([
-            r["model"], f"{r['tflm']:,}", f"{r['after']:,}{same}",
-            f"{r['tflm'] / r['after']:.2f}x", grid,
-            _pair(r["macs"], 1e6, ",.1f") if "macs" in r else "",
-            _pair(r["ops"]) if "ops" in r else "",
-            _pair(r["flash"], 1e3) if "flash" in r else "",
-            _pair(r["ms"], 1, ",.1f"), "yes" if r["ok"] else "NO", f"{r['seconds']:.0f}",
-        ])  # fmt: skip
-    return _render(head, lines, rows, markdown)
+    return _render(head, [_line(r, head, _tflm_line) for r in rows], rows, markdown)
+
+
+def _line(r: dict, head: list[str], line) -> list:
+    """One table row: `line(r)`, or the error across the row."""
+    if "error" in r:
+        return [r["model"], "error: " + r["error"]] + [""] * (len(head) - 2)
+    return line(r)
+
+
+def _tflm_line(r: dict) -> list:
+    same = " =plan" if r["after"] == r["planned"] else f" (plan {r['planned']:,})"
+    grid = f"{r['grid']} (0..{r['until']})" if "grid" in r else "not patched"
+    return [
+        r["model"], f"{r['tflm']:,}", f"{r['after']:,}{same}",
+        f"{r['tflm'] / r['after']:.2f}x", grid,
+        _pair(r["macs"], 1e6, ",.1f") if "macs" in r else "",
+        _pair(r["ops"]) if "ops" in r else "",
+        _pair(r["flash"], 1e3) if "flash" in r else "",
+        _pair(r["ms"], 1, ",.1f"), "yes" if r["ok"] else "NO", f"{r['seconds']:.0f}",
+    ]  # fmt: skip
 
 
 LIGHT = "light"  # onnx's backend test models, beside the onnx package
@@ -149,7 +154,8 @@ def measure_onnx(stem: str, grid: str, tmp: Path) -> dict:
     except InfermemError as e:
         return {"model": stem, "error": str(e).splitlines()[0]}
     row = {"model": stem, "shape": "x".join(map(str, next(iter(shapes.values()), ()))),
-           "dmo": (r.arena_before, r.arena_after), "reason": r.reason, "ok": True}
+           "dmo": (r.arena_before, r.arena_after), "reason": r.reason, "ok": True,
+           "ranked_by": r.choice.ranked_by}
     source = OnnxSource(src, shapes)
     best = plan_model(source.graph).plan.arena_bytes
     p, c = r.patch, r.check
@@ -169,22 +175,20 @@ def measure_onnx(stem: str, grid: str, tmp: Path) -> dict:
 
 def onnx_table(rows: list[dict], markdown: bool) -> str:
     head = ["model", "best arena", "best + DMO", "ratio (DMO)", "grid (ops 0..N)", "MACs (M)",
-            "operators", "file (KB)", "ORT ms", "ORT outputs", "verify"]
-    lines = []
-    for r in rows:
-        if "error" in r:
-            lines.append([r["model"], "error: " + r["error"]] + [""] * (len(head) - 2))
-            continue
-        patched = "grid" in r
-        lines.append([
-            r["model"], _pair(r["best"]), _pair(r["dmo"]), f"{r['dmo'][0] / r['dmo'][1]:.2f}x",
-            f"{r['grid']} (0..{r['until']})" if patched else "not patched",
-            _pair(r["macs"], 1e6, ",.1f") if patched else "",
-            _pair(r["ops"]) if patched else "", _pair(r["flash"], 1e3) if patched else "",
-            _pair(r["ms"], 1, ",.1f") if patched else "", r.get("same", ""),
-            ("ok" if r["ok"] else "FAILED") if patched else "",
-        ])  # fmt: skip
-    return _render(head, lines, rows, markdown)
+            "operators", "file (KB)", "ORT ms", "ORT outputs", "verify", "s"]
+    return _render(head, [_line(r, head, _onnx_line) for r in rows], rows, markdown)
+
+
+def _onnx_line(r: dict) -> list:
+    patched = "grid" in r
+    return [
+        r["model"], _pair(r["best"]), _pair(r["dmo"]), f"{r['dmo'][0] / r['dmo'][1]:.2f}x",
+        f"{r['grid']} (0..{r['until']})" if patched else "not patched",
+        _pair(r["macs"], 1e6, ",.1f") if patched else "",
+        _pair(r["ops"]) if patched else "", _pair(r["flash"], 1e3) if patched else "",
+        _pair(r["ms"], 1, ",.1f") if patched else "", r.get("same", ""),
+        ("ok" if r["ok"] else "FAILED") if patched else "", f"{r['seconds']:.0f}",
+    ]  # fmt: skip
 
 
 def _render(head: list[str], lines: list[list], rows: list[dict], markdown: bool) -> str:

@@ -100,7 +100,7 @@ def test_rewrite_matches_onnxruntime_and_keeps_weights_shared(cnn, grid):
 def test_optimize_writes_a_model_that_verify_passes(cnn, tmp_path, capsys):
     out = tmp_path / "p.onnx"
     assert main(["optimize", str(cnn), "--input-shape", "x=1x3x32x32", "--patch", "2x2",
-                 "--dmo", "-o", str(out), "--json"]) == 0
+                 "--patch-until", "8", "--dmo", "-o", str(out), "--json"]) == 0
     import json
 
     doc = json.loads(capsys.readouterr().out)
@@ -150,7 +150,7 @@ def test_plan_profile_and_fit_patch_on_onnx(cnn, capsys):
     """The what-ifs agree with each other and with the rewrite `optimize` writes."""
     import json
 
-    shape = ["--input-shape", "x=1x3x32x32", "--patch", "2x2"]
+    shape = ["--input-shape", "x=1x3x32x32", "--patch", "2x2", "--patch-until", "8"]
     assert main(["plan", str(cnn), "--json", *shape]) == 0
     p = json.loads(capsys.readouterr().out)["patch"]
     assert main(["profile", str(cnn), "--json", *shape]) == 0
