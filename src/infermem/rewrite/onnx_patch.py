@@ -118,7 +118,7 @@ class OnnxSource:
         where = "model" if isinstance(src, bytes) else str(src)
         raw = src if isinstance(src, bytes) else _read(Path(src))
         base = None if isinstance(src, bytes) else Path(src).parent
-        proto = L.load_external_data(L.parse_model(raw, where), base)
+        proto = _with_external_data(L.parse_model(raw, where), base)
         shapes = {k: tuple(v) for k, v in (input_shapes or {}).items()}
         try:
             graph = graph_from_model(proto, shapes, name=Path(where).stem, base_dir=base)
@@ -214,6 +214,23 @@ class OnnxSource:
         left = {vi.name for vi in proto.graph.input
                 if any(not isinstance(d, int) for d in (L.input_dims_of(vi) or ()))}
         return {k: v for k, v in self.shapes.items() if k in left}
+
+
+def _with_external_data(proto: onnx.ModelProto, base: Path | None) -> onnx.ModelProto:
+    """The model with its external tensors read in (the rewrite is written whole),
+    each location checked to stay inside the model's folder first."""
+    from onnx import external_data_helper as X
+
+    external = [t for t in X._get_all_tensors(proto) if X.uses_external_data(t)]
+    if not external:
+        return proto
+    if base is None:
+        raise BadInput("the model keeps tensors in external data but no folder was given")
+    for t in external:
+        L.safe_location(base, {e.key: e.value for e in t.external_data}.get("location", ""),
+                        t.name)
+    X.load_external_data_for_model(proto, str(base))
+    return proto
 
 
 def _read(path: Path) -> bytes:
