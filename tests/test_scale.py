@@ -102,7 +102,7 @@ def test_live_names_sweep_equals_the_definition():
     for k in range(200):
         a = rng.randrange(50)
         lts.append(Lifetime(f"t{k}", 16, a, min(49, a + rng.choice([0, 1, 5, 49]))))
-    got = live_names(lts, 50)
+    got = list(live_names(lts, 50))
     want = [tuple(lt.name for lt in lts if lt.first <= s <= lt.last) for s in range(50)]
     assert got == want
 
@@ -156,3 +156,77 @@ def test_flat_ids_equal_indexing_a_real_arange():
         want = ids[tuple(idx)]
         got = FlatIds(shape).extent(tuple(idx))
         assert got == ((int(want.min()), int(want.max())) if want.size else None)
+
+
+def test_profile_holds_live_counts_not_per_step_name_lists(tmp_path):
+    """Fuzz #8358: on parallel branches the live sets grow with every step, so
+    per-step name lists are quadratic (20,000 branches: 200 million names, past
+    2 GiB).  The profile keeps counts and generates the names; `--json`, which
+    prints them, checks its estimate against the budget before building them."""
+    import json
+    import sys
+    import tracemalloc
+    from pathlib import Path
+
+    import onnx
+
+    from infermem.budget import use_budget
+    from infermem.errors import BadInput
+    from infermem.frontends import load
+    from infermem.profile import json_bytes_estimate, profile, to_json
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import scale_models as S
+
+    onnx.save(S.branches(3000), tmp_path / "b.onnx")
+    g = load(tmp_path / "b.onnx", {})
+    tracemalloc.start()
+    p = profile(g)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 << 20, peak  # the 4.5 million names as lists: over 36 MB of pointers
+    names = list(p.live_tensors())
+    assert [r.live_count for r in p.operators] == [len(n) for n in names]
+    assert max(r.live_count for r in p.operators) == 3001
+    need = json_bytes_estimate(p)
+    assert need >= len(json.dumps(names))
+    with use_budget(need - 1), pytest.raises(BadInput, match="live-tensor lists"):
+        to_json(g, p)
+    with use_budget(need):
+        doc = to_json(g, p)
+    assert [r["live_tensors"] for r in doc["operators"]] == [list(n) for n in names]
+
+
+class CountingTensors(dict):
+    """A graph's tensor table that counts lookups."""
+
+    lookups = 0
+
+    def __getitem__(self, key):
+        CountingTensors.lookups += 1
+        return super().__getitem__(key)
+
+
+def test_alias_chains_are_resolved_once_per_tensor():
+    """Fuzz #3238, #6566: 30,000 Identity ops in a row are 30,000 views of one
+    buffer; resolving each one's owner by walking the chain again made
+    `verify` quadratic (past 120 s).  Roots and lifetimes look each tensor up
+    a bounded number of times."""
+    from infermem.graph import Graph, Operator, Role, Tensor
+    from infermem.lifetimes import lifetimes
+
+    n = 20_000
+    names = ["x", *(f"t{k}" for k in range(1, n + 1))]
+    tensors = CountingTensors(x=Tensor("x", (1, 4), "float32", Role.INPUT))
+    for k in range(1, n + 1):
+        role = Role.OUTPUT if k == n else Role.ALIAS
+        tensors[names[k]] = Tensor(names[k], (1, 4), "float32", role,
+                                   alias_of=names[k - 1] if k < n else None)
+    ops = tuple(Operator(k, "Identity", (names[k],), (names[k + 1],)) for k in range(n))
+    g = Graph("chain", "onnx", tensors, ops, ("x",), (names[-1],))
+    CountingTensors.lookups = 0
+    assert {g.root(t) for t in names[:-1]} == {"x"}
+    lts = lifetimes(g)
+    assert CountingTensors.lookups < 10 * n, CountingTensors.lookups
+    assert [(lt.name, lt.first, lt.last) for lt in lts] == [("x", 0, n - 1),
+                                                           (names[-1], n - 1, n - 1)]

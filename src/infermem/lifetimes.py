@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .graph import Graph, check_order
+from .graph import Graph, checked_order
 from .planners.problem import Buffer, Problem, align_up
 
 
@@ -27,41 +27,63 @@ def lifetimes(
     graph: Graph, order: Sequence[int] | None = None, alignment: int = 16
 ) -> list[Lifetime]:
     """Lifetimes of every arena tensor (not weights, not aliases) for `order`."""
-    order = graph.file_order if order is None else tuple(order)
-    check_order(graph, order)
+    order = checked_order(graph, order)
     last_step = max(len(order) - 1, 0)
+    owner = arena_owners(graph)
     first: dict[str, int] = {}
     last: dict[str, int] = {}
-
-    def touch(name: str, step: int) -> None:
-        root = graph.root(name)
-        if not graph.tensors[root].is_arena:
-            return
-        first[root] = min(first.get(root, step), step)
-        last[root] = max(last.get(root, step), step)
-
     for name in graph.inputs:
-        touch(name, 0)
-    for step, i in enumerate(order):
-        op = graph.operators[i]
-        for t in (*op.inputs, *op.outputs):
-            if t:
-                touch(t, step)
+        if (r := owner[name]) is not None:
+            first.setdefault(r, 0)
+            last[r] = 0
+    ops = graph.operators
+    for step, i in enumerate(order):  # steps only grow: first is the first touch, last the latest
+        op = ops[i]
+        for names in (op.inputs, op.outputs):
+            for t in names:
+                if t and (r := owner[t]) is not None:
+                    first.setdefault(r, step)
+                    last[r] = step
     for name in graph.outputs:
-        touch(name, last_step)
+        if (r := owner[name]) is not None:
+            first.setdefault(r, last_step)
+            last[r] = last_step
+    tensors = graph.tensors
     return [
-        Lifetime(n, align_up(graph.tensors[n].nbytes, alignment), first[n], last[n])
-        for n in graph.tensors
+        Lifetime(n, align_up(tensors[n].nbytes, alignment), first[n], last[n])
+        for n in tensors
         if n in first
     ]
 
 
+def arena_owners(graph: Graph) -> dict[str, str | None]:
+    """Each tensor name -> the arena tensor owning its bytes (the end of its
+    alias chain), or None for a weight: resolved once per tensor, not per use,
+    which kept long chains' lifetimes from being the profile's biggest cost."""
+    tensors = graph.tensors
+    out: dict[str, str | None] = {}
+    for name, t in tensors.items():
+        r = name if t.alias_of is None else graph.root(name)
+        out[name] = r if tensors[r].is_arena else None
+    return out
+
+
 def live_bytes(lts: Sequence[Lifetime], steps: int) -> list[int]:
     """Bytes live at each step: the sum over tensors whose lifetime covers it."""
+    return _per_step(lts, steps, [lt.bytes for lt in lts])
+
+
+def live_counts(lts: Sequence[Lifetime], steps: int) -> list[int]:
+    """How many tensors are live at each step."""
+    return _per_step(lts, steps, [1] * len(lts))
+
+
+def _per_step(lts: Sequence[Lifetime], steps: int, weights: Sequence[int]) -> list[int]:
+    """At each step, the sum of `weights` over the lifetimes covering it (a prefix sum)."""
     delta = [0] * (steps + 1)
-    for lt in lts:
-        delta[lt.first] += lt.bytes
-        delta[lt.last + 1] -= lt.bytes
+    for lt, w in zip(lts, weights, strict=True):
+        delta[lt.first] += w
+        delta[lt.last + 1] -= w
     out, acc = [], 0
     for s in range(steps):
         acc += delta[s]

@@ -59,6 +59,17 @@ def _graph(model: Model, input_shapes: Shapes, alignment: int) -> Graph:
     return load(model, input_shapes)
 
 
+def _stored_plan(graph: Graph):
+    """The `.tflite` file's own offline plan (`tflm.stored.StoredPlan`), or None.
+    The TFLM package (and tflite_micro) is imported only for a `.tflite`: it
+    costs an ONNX profile about half a second of start-up."""
+    if graph.format != "tflite":
+        return None
+    from ..tflm.stored import stored_plan_of
+
+    return stored_plan_of(graph)
+
+
 @dataclass(frozen=True)
 class ProfileResult:
     """The static memory profile (`infermem profile`)."""
@@ -71,7 +82,6 @@ class ProfileResult:
 
     def to_json(self) -> dict:
         from ..profile import to_json
-        from ..report.sparsity_table import sparsity_json
 
         doc = {**to_json(self.graph, self.profile), **shape_fields(self.graph.meta)}
         w = self.whatif
@@ -79,6 +89,8 @@ class ProfileResult:
             doc["whatif"] = {"weights_dtype": w.weights, "activations_dtype": w.activations,
                              "prune": w.prune, "note": w.describe()}
         if self.sparsity is not None:
+            from ..report.sparsity_table import sparsity_json  # with rich: only when asked
+
             doc["sparsity"] = sparsity_json(self.sparsity)
         s = self.stored_offline_plan
         doc["stored_offline_plan"] = s.to_json() if s else None
@@ -96,7 +108,6 @@ def profile(model: Model, *, input_shapes: Shapes = None, alignment: int = 16,
     one row per fused group, its intermediates replaced by one chunk of
     scratch."""
     from ..profile import profile as profile_of
-    from ..tflm.stored import stored_plan_of
     from ..whatif import apply
     from ..whatif import sparsity as sparsity_of
 
@@ -108,7 +119,7 @@ def profile(model: Model, *, input_shapes: Shapes = None, alignment: int = 16,
         graph = fuse_graph(graph, fuse, alignment)
     rows = sparsity_of(graph) if sparsity or what.prune is not None else None
     return ProfileResult(graph, profile_of(graph, alignment=alignment),
-                         what if what.active else None, rows, stored_plan_of(graph))
+                         what if what.active else None, rows, _stored_plan(graph))
 
 
 @dataclass(frozen=True)
@@ -162,7 +173,6 @@ def plan(model: Model, *, strategy: str = "best", time_limit: float = 10.0,
     as that runtime fuses it; `explain` (with `dmo`) lists per operator the
     overlap proven and used."""
     from ..planning import order_change, plan_model
-    from ..tflm.stored import stored_plan_of
 
     if explain and not dmo:
         raise BadInput("--explain lists the DMO overlaps: give --dmo too")
@@ -179,7 +189,7 @@ def plan(model: Model, *, strategy: str = "best", time_limit: float = 10.0,
         from ..overlap import explain as explain_overlaps
 
         rows = tuple(explain_overlaps(graph, pm.order, pm.problem, pm.plan))
-    return PlanResult(pm, stored_plan_of(graph), order_change(pm, alignment) if reorder else None,
+    return PlanResult(pm, _stored_plan(graph), order_change(pm, alignment) if reorder else None,
                       rows, fusion)
 
 

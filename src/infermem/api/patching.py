@@ -14,11 +14,11 @@ from .model import PlanResult, Shapes, check_alignment, plan
 def check_patch(patch: str | None, patch_until: int | None, max_mac_overhead: float) -> None:
     """The --patch options as one command takes them: the others need --patch,
     a grid is N or RxC, the budget a percentage."""
-    from ..rewrite import parse_grid
-
     if patch is None and (patch_until is not None or max_mac_overhead != 25.0):
         raise BadInput("--patch-until and --max-mac-overhead need --patch")
     if patch not in (None, "auto"):
+        from ..rewrite import parse_grid  # the TFLite rewriter: only when a grid is given
+
         parse_grid(patch)
     if not 0 <= max_mac_overhead <= 10000:
         raise BadInput(f"--max-mac-overhead {max_mac_overhead:g}: give a percentage >= 0")

@@ -12,8 +12,6 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.table import Table
-
 from ._common import add_force_arg, add_json_arg, add_output_arg, console
 
 
@@ -41,6 +39,8 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(r.to_json(), indent=2))
         return 0
+    from rich.table import Table  # rich loads in ~0.2 s: not on every command's start
+
     out = console()
     out.print(f"[bold]infermem demo[/bold] on the bundled example {Path(r.model).name}\n")
     render_profile(r.profile.profile, out)
@@ -57,6 +57,8 @@ def run(args) -> int:
 
 
 def _shrunk(r, out) -> None:
+    from rich.table import Table
+
     o = r.optimized
     table = Table(title="in TensorFlow Lite Micro, measured (bit-identical outputs required)")
     for col in ("model", "arena head", "bytes"):

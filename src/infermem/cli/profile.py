@@ -29,8 +29,6 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..api import profile
     from ..report.json_rows import dumps_rows
-    from ..report.profile_table import render_profile
-    from ..report.sparsity_table import render_sparsity
 
     if args.patch is not None:
         return _patched(args)
@@ -43,6 +41,9 @@ def run(args) -> int:
     if args.json:
         print(dumps_rows(r.to_json()))
         return 0
+    from ..report.profile_table import render_profile  # rich: only for the table
+    from ..report.sparsity_table import render_sparsity
+
     print_shape_notes(r.graph.meta.get("shape_notes", ()))
     out = console()
     render_profile(r.profile, out)

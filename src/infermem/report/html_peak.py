@@ -89,7 +89,7 @@ def downloads(d: ReportData, doc: dict) -> dict[str, tuple[str, str]]:
     """file name -> (mime, text) of everything the page offers to download."""
     g, p = d.graph, d.profile
     ops = [["step", "operator", "type", "live_bytes", "live_tensors", "macs"]]
-    ops += [[r.step, r.index, r.type, r.live_bytes, len(r.live_tensors), r.macs or ""]
+    ops += [[r.step, r.index, r.type, r.live_bytes, r.live_count, r.macs or ""]
             for r in p.operators]
     peak = [["tensor", "bytes", "shape", "dtype", "producer", "consumers", "first", "last"]]
     peak += [[r.name, r.bytes, "x".join(map(str, r.shape)), r.dtype,

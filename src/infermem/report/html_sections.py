@@ -22,7 +22,7 @@ def live_section(d: ReportData, img: str) -> str:
         shapes = esc(", ".join(shape_str(s) for _, s in r.outputs))
         rows.append([str(r.step), str(r.index), esc(r.type), outs, shapes, num(r.live_bytes),
                      bar(r.live_bytes, p.peak_bytes), esc(human_count(r.macs)),
-                     str(len(r.live_tensors))])
+                     str(r.live_count)])
         classes.append("peak" if r.step == p.peak_step else "")
     cols = [Col("step", True), Col("op", True), Col("type"), Col("output"), Col("shape"),
             Col("live B", True), Col(""), Col("MACs", True), Col("# live", True)]

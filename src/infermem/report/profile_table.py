@@ -41,7 +41,7 @@ def render_profile(p: Profile, console: Console) -> None:
             shape = shape[: w_shape - 1] + "…"
         line = (f"{r.step:>5} {r.index:>5}  {r.type:<{w_type}}  {shape:<{w_shape}}  "
                 f"{human_bytes(r.live_bytes):>10}  {bar(r.live_bytes, p.peak_bytes)}  "
-                f"{human_count(r.macs):>8}  {len(r.live_tensors):>5}")
+                f"{human_count(r.macs):>8}  {r.live_count:>5}")
         text.append(line + ("  ◀ peak" if r.step == p.peak_step else "") + "\n",
                     style="bold red" if r.step == p.peak_step else None)
     console.print(text, highlight=False, soft_wrap=True, end="")

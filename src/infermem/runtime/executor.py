@@ -42,7 +42,12 @@ class Executor:
         check_order(graph, self.order)
         check_supported(graph)
         self.arena = Arena(graph, offsets, arena_bytes)
-        self.scratch = tuple(_scratch(kernel_for(op, graph)) for op in graph.operators)
+        # one kernel alive at a time (see Arena): its scratch, and whether it has
+        # one at all (views have none; known once, not asked again on every run)
+        declared = [(_scratch(k), k is None)
+                    for k in (kernel_for(op, graph) for op in graph.operators)]
+        self.scratch = tuple(s for s, _ in declared)
+        self.idle = tuple(i for _, i in declared)
 
     @classmethod
     def from_plan(cls, graph: Graph, plan: Plan, order: Sequence[int] | None = None) -> Executor:
@@ -55,7 +60,7 @@ class Executor:
 
     def kernel(self, i: int) -> Kernel | None:
         """Operator `i` bound to its kernel (None: it moves no bytes)."""
-        return kernel_for(self.graph.operators[i], self.graph)
+        return None if self.idle[i] else kernel_for(self.graph.operators[i], self.graph)
 
     def load_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
         g = self.graph
@@ -109,6 +114,13 @@ class Executor:
 
     def new_trace(self) -> Trace:
         return Trace(dict(self.arena.offsets))
+
+
+def max_scratch(graph: Graph) -> int:
+    """The most scratch any kernel of `graph` declares, known before an arena
+    exists (the memory estimate); BadInput for an operator without a kernel."""
+    check_supported(graph)
+    return max((_scratch(kernel_for(op, graph)) for op in graph.operators), default=0)
 
 
 def _scratch(kernel: Kernel | None) -> int:

@@ -161,18 +161,28 @@ def index_bound(graph: Graph, name: str) -> int | None:
 
 def check_memory(graph: Graph, arena_bytes: int, sets: int) -> None:
     """BadInput, before any input is drawn, when verifying would need more than
-    the memory budget: infermem's arena, onnxruntime's own (about as large) and
-    its copy of the weights (folded constants included: it folds them itself),
-    each input set with its outputs from both runtimes, and the 64-bit draw
-    the largest random input is made from."""
+    the memory budget.  Held at once: infermem's arena; the file-order arena
+    (every tensor in its own bytes, the linear plan); onnxruntime's values of
+    every tensor (the kernel check reads them all, so onnxruntime keeps each
+    one, and returns a copy) and the file-order run's snapshot of every
+    tensor: with the linear arena, four times the naive bytes; the largest
+    scratch a kernel declares; onnxruntime's copy of the weights (folded
+    constants included: it folds them itself); each input set with its
+    outputs from both runtimes; and the 64-bit draw the largest random input
+    is made from."""
     from ..budget import check
+    from .executor import max_scratch
 
     inputs = sum(graph.tensors[n].nbytes for n in graph.inputs)
     outputs = sum(graph.tensors[n].nbytes for n in graph.outputs)
     draw = max((8 * math.prod(graph.tensors[n].shape) for n in graph.inputs), default=0)
-    need = 2 * arena_bytes + graph.weights_bytes + sets * (inputs + 2 * outputs) + draw
-    check(need, f"verifying {graph.name} (a {arena_bytes:,}-byte arena, {sets} input set(s) "
-                f"of {inputs:,} B, {graph.weights_bytes:,} B of weights)")
+    naive = sum(t.nbytes for t in graph.tensors.values() if t.is_arena)
+    scratch = max_scratch(graph)
+    need = (arena_bytes + 4 * naive + scratch + graph.weights_bytes
+            + sets * (inputs + 2 * outputs) + draw)
+    check(need, f"verifying {graph.name} (a {arena_bytes:,}-byte arena, {naive:,} B of "
+                f"tensors in their own bytes, {sets} input set(s) of {inputs:,} B, "
+                f"{graph.weights_bytes:,} B of weights)")
 
 
 def random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
