@@ -9,6 +9,7 @@ order) is computed once, lazily.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,8 +37,10 @@ MAX_TENSOR_BYTES = 1 << 40
 MAX_RANK = 64
 
 
+@functools.lru_cache(maxsize=64)
 def dtype_size(dtype: str) -> int:
-    """Bytes per element of a numpy dtype name ('float32', 'int8', 'bool', ...)."""
+    """Bytes per element of a numpy dtype name ('float32', 'int8', 'bool', ...);
+    cached: a big graph asks for the same few types once per tensor."""
     return np.dtype(dtype).itemsize
 
 
@@ -47,12 +50,15 @@ def tensor_bytes(shape: Sequence[int], dtype: str, name: str = "?") -> int:
         raise BadInput(
             f"tensor {name!r} has rank {len(shape)}; at most {MAX_RANK} dimensions are supported"
         )
-    for d in shape:
-        if not isinstance(d, (int, np.integer)) or d < 0:
-            raise BadInput(
-                f"tensor {name!r} has an invalid dimension {d!r} in shape {tuple(shape)}"
-            )
-    n = math.prod(int(d) for d in shape) * dtype_size(dtype)
+    if all(type(d) is int and d >= 0 for d in shape):  # the common case, checked at once
+        n = math.prod(shape) * dtype_size(dtype)
+    else:
+        for d in shape:
+            if not isinstance(d, (int, np.integer)) or d < 0:
+                raise BadInput(
+                    f"tensor {name!r} has an invalid dimension {d!r} in shape {tuple(shape)}"
+                )
+        n = math.prod(int(d) for d in shape) * dtype_size(dtype)
     if n > MAX_TENSOR_BYTES:
         raise BadInput(
             f"tensor {name!r} of shape {tuple(shape)} would need {n} bytes, "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from .gcpause import paused_gc
 from .graph import Graph, checked_order
 from .lifetimes import Lifetime, lifetimes, live_bytes, live_counts
 from .macs import macs
@@ -60,7 +61,11 @@ class Profile:
 
 
 def profile(graph: Graph, order: Sequence[int] | None = None, alignment: int = 16) -> Profile:
-    order = checked_order(graph, order)
+    with paused_gc():  # one row per operator, no cycles (see gcpause)
+        return _profile(graph, checked_order(graph, order), alignment)
+
+
+def _profile(graph: Graph, order: tuple[int, ...], alignment: int) -> Profile:
     lts = lifetimes(graph, order, alignment)
     per_step = live_bytes(lts, len(order))
     live = live_counts(lts, len(order))
@@ -153,6 +158,11 @@ def to_json(graph: Graph, p: Profile) -> dict:
 
     check(json_bytes_estimate(p), f"the JSON profile's live-tensor lists ({len(p.order):,} "
           "steps)")
+    with paused_gc():  # two rows per operator, no cycles (see gcpause)
+        return _json(graph, p)
+
+
+def _json(graph: Graph, p: Profile) -> dict:
     span = {lt.name: lt for lt in p.lifetimes}
     return {
         "model": p.model,

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import BadInput
+from ..gcpause import paused_gc
 from ..graph import Graph
 
 
@@ -30,10 +31,11 @@ def load(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | None = 
     if not path.is_file():
         raise BadInput(f"{path}: not a file")
     fmt = sniff_format(path)
-    if fmt == "tflite":
-        from .tflite import load_tflite
+    with paused_gc():  # a graph is many small objects and no cycles (see gcpause)
+        if fmt == "tflite":
+            from .tflite import load_tflite
 
-        return load_tflite(path, input_shapes or {})
-    from .onnx import load_onnx
+            return load_tflite(path, input_shapes or {})
+        from .onnx import load_onnx
 
-    return load_onnx(path, input_shapes or {})
+        return load_onnx(path, input_shapes or {})

@@ -71,16 +71,18 @@ def check_no_control_flow(graph: onnx.GraphProto) -> None:
     """If/Loop/Scan (any node carrying a subgraph) run data-dependent code: refuse."""
     graph_kinds = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
     for i, node in enumerate(graph.node):
-        if any(a.type in graph_kinds for a in node.attribute):
+        if node.attribute and any(a.type in graph_kinds for a in node.attribute):
             raise BadInput(f"not supported: control flow in node {describe(node, i)}")
 
 
 def check_operators_known(graph: onnx.GraphProto, opset: int) -> None:
     """An operator ONNX does not define in the default domain is a typo or a
     custom op we cannot infer shapes for: name it instead of failing later."""
+    checked: set[str] = set()  # each operator type once: a 30,000-node chain has one
     for i, node in enumerate(graph.node):
-        if node.domain not in DEFAULT_DOMAINS:
+        if node.domain not in DEFAULT_DOMAINS or node.op_type in checked:
             continue
+        checked.add(node.op_type)
         try:
             known = onnx.defs.has(node.op_type)
         except TypeError:  # an op_type pybind cannot pass on (undecodable bytes)

@@ -118,9 +118,15 @@ class Executor:
 
 def max_scratch(graph: Graph) -> int:
     """The most scratch any kernel of `graph` declares, known before an arena
-    exists (the memory estimate); BadInput for an operator without a kernel."""
-    check_supported(graph)
-    return max((_scratch(kernel_for(op, graph)) for op in graph.operators), default=0)
+    exists (for the memory estimate, which comes first: an operator without a
+    kernel adds nothing here, and the executor refuses it after)."""
+    most = 0
+    for op in graph.operators:
+        try:
+            most = max(most, _scratch(kernel_for(op, graph)))
+        except BadInput:
+            continue
+    return most
 
 
 def _scratch(kernel: Kernel | None) -> int:
