@@ -1,16 +1,17 @@
 """The largest batch that fits a memory budget (server-side inference).
 
 Memory needed at batch b = the arena of infermem's plan for the model
-re-planned at batch b + the weights (resident in RAM on a server).  Only a
+re-planned at batch b + a decoder's KV cache (kvcache.py) + the weights
+(resident in RAM on a server).  Only a
 model whose batch dimension is symbolic can be re-planned this way (an ONNX
 input with a named or unknown dim 0, a .tflite whose shape signature has -1
 there); a model with a fixed batch is refused with a clear message rather
 than rewritten behind the user's back.
 
-The search doubles the batch until the need exceeds the budget, then
-bisects between the last batch that fitted and the first that did not: it
-assumes the need grows with the batch (every activation scales with it), and
-`check` re-plans at the answer and at answer + 1 to confirm.
+The search (growth.py) doubles the batch until the need exceeds the budget,
+then bisects between the last batch that fitted and the first that did not:
+it assumes the need grows with the batch (every activation scales with it);
+the answer and answer + 1 are both planned.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from .errors import BadInput
 from .graph import Graph
+from .growth import largest
 
 MAX_BATCH = 1 << 20
 
@@ -31,10 +33,11 @@ class BatchPoint:
     arena_bytes: int
     weights_bytes: int
     fits: bool
+    kv_bytes: int = 0  # a decoder's KV cache, held outside the arena (kvcache.py)
 
     @property
     def total_bytes(self) -> int:
-        return self.arena_bytes + self.weights_bytes
+        return self.arena_bytes + self.kv_bytes + self.weights_bytes
 
 
 @dataclass(frozen=True)
@@ -124,35 +127,25 @@ def plan_at(path: str | Path, batch: int, budget: int, strategy: str = "best",
             dims: Mapping[str, tuple[int | None, ...]] | None = None) -> BatchPoint:
     """Load the model at `batch` and plan it: one probe of the search."""
     from .frontends import load
+    from .kvcache import kv_bytes
     from .planning import plan_model
 
     dims = batch_inputs(path) if dims is None else dims
     graph: Graph = load(path, shapes_at(dims, batch, given))
     pm = plan_model(graph, strategy, time_limit, alignment, reorder, dmo)
-    need = pm.plan.arena_bytes + graph.weights_bytes
-    return BatchPoint(batch, pm.plan.arena_bytes, graph.weights_bytes, need <= budget)
+    kv = kv_bytes(graph)
+    need = pm.plan.arena_bytes + kv + graph.weights_bytes
+    return BatchPoint(batch, pm.plan.arena_bytes, graph.weights_bytes, need <= budget, kv)
 
 
 def max_batch(path: str | Path, budget: int, strategy: str = "best", time_limit: float = 5.0,
               alignment: int = 16, reorder: bool = False, dmo: bool = False,
               given: Mapping[str, tuple[int, ...]] | None = None) -> MaxBatch:
-    """The largest batch whose plan (arena + weights) fits `budget` bytes."""
+    """The largest batch whose plan (arena + KV cache + weights) fits `budget` bytes."""
     if budget <= 0:
         raise BadInput(f"the budget must be positive, got {budget} bytes")
     dims = batch_inputs(path)
-    probes: list[BatchPoint] = []
-
-    def probe(b: int) -> BatchPoint:
-        p = plan_at(path, b, budget, strategy, time_limit, alignment, reorder, dmo, given, dims)
-        probes.append(p)
-        return p
-
-    lo, hi = None, probe(1)
-    while hi.fits and hi.batch < MAX_BATCH:
-        lo, hi = hi, probe(min(hi.batch * 2, MAX_BATCH))
-    if hi.fits:
-        return MaxBatch(budget, hi.batch, hi, hi, tuple(probes), strategy, capped=True)
-    while lo is not None and hi.batch - lo.batch > 1:
-        mid = probe((lo.batch + hi.batch) // 2)
-        lo, hi = (mid, hi) if mid.fits else (lo, mid)
-    return MaxBatch(budget, lo.batch if lo else 0, lo, hi, tuple(probes), strategy)
+    found = largest(lambda b: plan_at(path, b, budget, strategy, time_limit, alignment, reorder,
+                                      dmo, given, dims), MAX_BATCH)
+    return MaxBatch(budget, found.size, found.at, found.above, found.probes, strategy,
+                    capped=found.capped)

@@ -34,6 +34,7 @@ from pathlib import Path
 from .devices import Device
 from .errors import Failure
 from .graph import Graph, Role
+from .kvcache import kv_bytes
 from .planners.problem import align_up
 from .whatif import WhatIf, apply, weights_flash_bytes, with_dtypes
 
@@ -68,7 +69,7 @@ class Level:
     label: str
     available: bool
     arena_bytes: int | None
-    ram_bytes: int | None  # arena + persistent
+    ram_bytes: int | None  # arena + persistent + KV cache
     flash_bytes: int | None  # weights + model structure
     weights_bytes: int | None
     how: str  # how the figures were obtained, or why the level is n/a
@@ -84,6 +85,7 @@ class Needs:
     structure_bytes: int  # the model file without its weights
     levels: tuple[Level, ...]
     whatif: str | None = None
+    kv_cache_bytes: int = 0  # a decoder's past/present (kvcache.py), in every level's RAM
 
     def level(self, name: str) -> Level:
         return next(lv for lv in self.levels if lv.name == name)
@@ -192,6 +194,7 @@ def model_needs(graph: Graph, what: WhatIf | None = None, alignment: int = 16,
     what = what or WhatIf()
     g = apply(graph, what)
     persistent, head = _persistent(graph, measure)
+    kv = kv_bytes(graph)
     structure = structure_bytes(graph)
     pruned = what.prune is not None
 
@@ -200,7 +203,7 @@ def model_needs(graph: Graph, what: WhatIf | None = None, alignment: int = 16,
 
     def level(name: str, arena: int | None, weights: int | None, how: str) -> Level:
         ok = arena is not None
-        return Level(name, LABELS[name], ok, arena, arena + persistent.bytes if ok else None,
+        return Level(name, LABELS[name], ok, arena, arena + persistent.bytes + kv if ok else None,
                      weights + structure if ok else None, weights if ok else None, how)
 
     def arena(x: Graph, order, strategy: str, dmo: bool = False) -> int:
@@ -252,7 +255,7 @@ def model_needs(graph: Graph, what: WhatIf | None = None, alignment: int = 16,
                            persistent)
     levels.append(i8)
     return Needs(graph.name, graph.format, alignment, persistent, structure, tuple(levels),
-                 what.describe() if what.active else None)
+                 what.describe() if what.active else None, kv)
 
 
 def _fused_arena(g: Graph, runtime: str, alignment: int, time_limit: float, reorder: bool,
@@ -324,7 +327,8 @@ def _int8(graph: Graph, g: Graph, alignment: int, time_limit: float, reorder: bo
     how = ("the model is already int8" if same else "what-if: int8 weights and activations")
     a = min(a, prev) if same else a
     w = flash(g8) - structure
-    return Level("int8", LABELS["int8"], True, a, a + persistent.bytes, w + structure, w,
+    ram = a + persistent.bytes + kv_bytes(g8)  # an int8 what-if: an int8 KV cache too
+    return Level("int8", LABELS["int8"], True, a, ram, w + structure, w,
                  f"{how}; {used}", changes_model=not same)
 
 
@@ -400,6 +404,7 @@ def to_json(report: FitReport) -> dict:
         "whatif": n.whatif,
         "persistent": {"bytes": n.persistent.bytes, "source": n.persistent.source},
         "structure_bytes": n.structure_bytes,
+        "kv_cache_bytes": n.kv_cache_bytes,
         "levels": {lv.name: {"label": lv.label, "available": lv.available,
                              "arena_bytes": lv.arena_bytes, "ram_bytes": lv.ram_bytes,
                              "weights_bytes": lv.weights_bytes, "flash_bytes": lv.flash_bytes,

@@ -3,7 +3,8 @@
 A tensor's lifetime runs from the step that writes it to the last step that
 reads it (or reads one of its aliases).  Graph inputs live from step 0, graph
 outputs until the last step.  Views (aliases) own no bytes: their uses extend
-the lifetime of the tensor they view.
+the lifetime of the tensor they view.  A decoder's KV cache (past inputs,
+present outputs; see kvcache.py) is held outside the arena and has none.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class Lifetime:
 def lifetimes(
     graph: Graph, order: Sequence[int] | None = None, alignment: int = 16
 ) -> list[Lifetime]:
-    """Lifetimes of every arena tensor (not weights, not aliases) for `order`."""
+    """Lifetimes of every arena tensor (not weights, not aliases, not the KV
+    cache) for `order`."""
     order = checked_order(graph, order)
     last_step = max(len(order) - 1, 0)
     owner = arena_owners(graph)
@@ -60,11 +62,14 @@ def arena_owners(graph: Graph) -> dict[str, str | None]:
     """Each tensor name -> the arena tensor owning its bytes (the end of its
     alias chain), or None for a weight: resolved once per tensor, not per use,
     which kept long chains' lifetimes from being the profile's biggest cost."""
+    from .kvcache import outside_arena
+
     tensors = graph.tensors
+    outside = outside_arena(graph)  # a decoder's KV cache: held outside the arena
     out: dict[str, str | None] = {}
     for name, t in tensors.items():
         r = name if t.alias_of is None else graph.root(name)
-        out[name] = r if tensors[r].is_arena else None
+        out[name] = r if tensors[r].is_arena and r not in outside else None
     return out
 
 

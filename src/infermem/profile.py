@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .gcpause import paused_gc
 from .graph import Graph, checked_order
+from .kvcache import KVCache, kv_cache
 from .lifetimes import Lifetime, lifetimes, live_bytes, live_counts
 from .macs import macs
 from .planners.problem import align_up
@@ -44,6 +45,7 @@ class Profile:
     peak_step: int | None
     input_bytes: int
     output_bytes: int
+    kv_cache: KVCache | None = None  # a decoder's past/present, held outside the arena
 
     @property
     def peak_operator_index(self) -> int | None:
@@ -102,6 +104,7 @@ def _profile(graph: Graph, order: tuple[int, ...], alignment: int) -> Profile:
         peak_step=peak_step,
         input_bytes=io_bytes(graph.inputs),
         output_bytes=io_bytes(graph.outputs),
+        kv_cache=kv_cache(graph),
     )
 
 
@@ -176,6 +179,7 @@ def _json(graph: Graph, p: Profile) -> dict:
         "peak_step": p.peak_step,
         "input_bytes": p.input_bytes,
         "output_bytes": p.output_bytes,
+        "kv_cache": p.kv_cache.to_json() if p.kv_cache else None,
         "total_macs": p.total_macs,
         "order": list(p.order),
         "operators": [

@@ -22,6 +22,7 @@ the command line.
 
 from __future__ import annotations
 
+from .lengths import MaxSeqResult, SweepResult, max_seq, shapes_for, sweep
 from .model import (
     FitResult,
     MaxBatchResult,
@@ -49,7 +50,8 @@ from .runs import (
 )
 
 __all__ = [
-    "DemoResult", "FitResult", "MaxBatchResult", "MeasureResult", "MonitorReport",
+    "DemoResult", "FitResult", "MaxBatchResult", "MaxSeqResult", "MeasureResult",
+    "MonitorReport", "SweepResult", "max_seq", "shapes_for", "sweep",
     "OptimizeReport", "PatchPlanResult", "PatchProfileResult", "PlanResult", "ProfileResult",
     "QuantizeReport", "ReportResult", "VerifyResult", "demo", "devices", "fit", "load",
     "max_batch", "measure", "monitor", "optimize", "plan", "plan_patched", "profile",

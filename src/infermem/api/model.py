@@ -147,7 +147,16 @@ class PlanResult:
         if self.dmo_rows is not None:
             doc["dmo"] = list(self.dmo_rows)
         doc["fusion"] = self.fusion.to_json() if self.fusion is not None else None
+        kv = self.kv_cache
+        doc["kv_cache"] = kv.to_json() if kv else None
         return {**doc, **shape_fields(pm.graph.meta)}
+
+    @property
+    def kv_cache(self):
+        """The decoder's KV cache (kvcache.KVCache), held outside this arena; None if none."""
+        from ..kvcache import kv_cache
+
+        return kv_cache(self.planned.graph)
 
     def to_header(self) -> str:
         """A C header: INFERMEM_ARENA_BYTES and one offset per tensor."""

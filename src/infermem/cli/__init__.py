@@ -16,7 +16,7 @@ import sys
 
 from .. import __version__
 from ..errors import InfermemError
-from ._common import add_quiet_arg
+from ._common import add_quiet_arg, apply_dims
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
         set_budget(getattr(args, "max_memory", None))
         with _quiet(args):
+            apply_dims(args)
             return int(args.func(args) or 0)
     except InfermemError as e:
         print(f"infermem: error: {e}", file=sys.stderr)

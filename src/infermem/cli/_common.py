@@ -31,6 +31,7 @@ def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
 
 
 def add_input_shape_arg(p: argparse.ArgumentParser) -> None:
+    """--input-shape (one input) and --dim (a symbolic dim by name, in every input)."""
     p.add_argument(
         "--input-shape",
         action="append",
@@ -39,6 +40,42 @@ def add_input_shape_arg(p: argparse.ArgumentParser) -> None:
         metavar="NAME=DxDxD",
         help="fix a dynamic input's shape (repeatable)",
     )
+    p.add_argument("--dim", action="append", type=parse_dim_arg, default=[], metavar="NAME=N",
+                   help="set a symbolic dim by name in every input that uses it, expressions "
+                        "such as 'past_sequence_length + sequence_length' included "
+                        "(repeatable; --input-shape wins for the input it names)")
+
+
+def parse_dim_arg(text: str) -> tuple[str, int]:
+    """'sequence_length=128' -> ('sequence_length', 128) (`dims.parse_dim`)."""
+    from ..dims import parse_dim
+
+    try:
+        return parse_dim(text)
+    except BadInput as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def apply_dims(args: argparse.Namespace) -> None:
+    """`--dim`: turned into one --input-shape per input that uses the names
+    (`cli.main` runs this before the command), so every model command takes
+    it.  A command that varies a dim itself (--max-seq, --sweep) reads
+    `args.dim` as it is."""
+    dims = getattr(args, "dim", None)
+    if not dims or getattr(args, "max_seq", None) or getattr(args, "sweep", None):
+        return
+    model = getattr(args, "model", None)
+    target = getattr(args, "target", None)
+    if model is None and target and Path(target[0]).is_file():
+        model = target[0]
+    if not model:
+        raise BadInput("--dim sets a model's symbolic dims: give a MODEL")
+    from ..dims import model_dims, resolve
+
+    r = resolve(model_dims(model), dict(dims), dict(args.input_shape))
+    if not (getattr(args, "json", False) or getattr(args, "max_batch", False)):
+        print_shape_notes(r.notes)
+    args.input_shape = list(r.shapes.items())
 
 
 def parse_memory(text: str) -> int:

@@ -35,7 +35,12 @@ def add_parser(sub) -> None:
                    help="a memory budget (512MB, 256KiB, 1.5GB; powers of 1024): checked as "
                         "one more target, or the limit for --max-batch")
     p.add_argument("--max-batch", action="store_true",
-                   help="the largest batch whose best plan (arena + weights) fits --budget")
+                   help="the largest batch whose best plan (arena + KV cache + weights) fits "
+                        "--budget; with --max-seq, the largest length at batch 1, 2, 4, ...")
+    p.add_argument("--max-seq", metavar="DIM",
+                   help="the largest value of a symbolic dim ('seq': the model's sequence "
+                        "dim) whose best plan (arena + KV cache + weights) fits --budget; "
+                        "decode step: --dim sequence_length=1 --max-seq past_sequence_length")
     add_fuse_arg(p)
     add_patch_args(p)
     add_json_arg(p)
@@ -50,10 +55,11 @@ def run(args) -> int:
         return _list(args.device_file, args.json)
     if not args.model:
         raise BadInput("fit needs a MODEL (or --list-devices)")
-    if args.max_batch:
+    if args.max_seq or args.max_batch:
         if not args.budget:
-            raise BadInput("--max-batch needs --budget SIZE (e.g. --budget 512MB)")
-        return _max_batch(args)
+            flag = "--max-seq" if args.max_seq else "--max-batch"
+            raise BadInput(f"{flag} needs --budget SIZE (e.g. --budget 512MB)")
+        return _max_seq(args) if args.max_seq else _max_batch(args)
     return _fit(args)
 
 
@@ -87,6 +93,23 @@ def _max_batch(args) -> int:
         print(json.dumps(r.to_json(), indent=2))
     else:
         render_max_batch(r.result, console())
+    return 0
+
+
+def _max_seq(args) -> int:
+    from ..api import max_seq
+    from ..report.seq_table import render_frontier, render_max_seq
+
+    out = console()
+    r = max_seq(args.model, args.budget, args.max_seq, dims=dict(args.dim),
+                batch=args.max_batch, input_shapes=dict(args.input_shape),
+                time_limit=args.time_limit, alignment=args.align, fuse=args.fuse)
+    if args.json:
+        print(json.dumps(r.to_json(), indent=2))
+    elif r.frontier is not None:
+        render_frontier(r.frontier, out)
+    else:
+        render_max_seq(r.result, out)
     return 0
 
 

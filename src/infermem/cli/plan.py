@@ -49,6 +49,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..api import plan, plan_patched
     from ..api.patching import check_patch
+    from ..kvcache import kv_line
     from ..outputs import write_text, written
     from ..report.layout_plot import check_plot_path
     from ..report.units import human_bytes
@@ -91,6 +92,8 @@ def run(args) -> int:
         f"gap {p.gap:.2%} {optimal}; {len(pm.problem.buffers)} buffers, validated, "
         f"{p.seconds * 1000:.1f} ms"
     )
+    if r.kv_cache is not None:
+        out.print(kv_line(r.kv_cache), highlight=False, end="")
     if patched is not None:
         _print_patch(out, patched)
     if r.order_change is not None:

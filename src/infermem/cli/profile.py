@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 from ._common import (
+    add_force_arg,
     add_fuse_arg,
     add_json_arg,
     add_model_args,
     add_patch_args,
+    add_plot_arg,
+    add_time_limit_arg,
     add_whatif_args,
+    check_outputs,
     console,
     print_shape_notes,
 )
@@ -23,13 +29,29 @@ def add_parser(sub) -> None:
     add_fuse_arg(p)
     add_patch_args(p)
     add_whatif_args(p)
+    add_sweep_arg(p)
+    add_plot_arg(p, "with --sweep: arena, KV cache, weights and total against the length")
+    add_force_arg(p)
+    add_time_limit_arg(p, 5.0)
     p.set_defaults(func=run)
+
+
+def add_sweep_arg(p) -> None:
+    p.add_argument("--sweep", metavar="DIM=A..B",
+                   help="plan at each length of a symbolic dim ('seq' for the model's "
+                        "sequence dim): A..B doubles, A..B:STEP steps, A,B,C lists; prints "
+                        "arena, KV cache, weights and total per length (other dims by --dim)")
 
 
 def run(args) -> int:
     from ..api import profile
+    from ..errors import BadInput
     from ..report.json_rows import dumps_rows
 
+    if args.sweep is not None:
+        return _sweep(args)
+    if args.plot is not None:
+        raise BadInput("--plot draws the --sweep figures: give --sweep DIM=A..B too")
     if args.patch is not None:
         return _patched(args)
     from ..api.patching import check_patch
@@ -55,6 +77,36 @@ def run(args) -> int:
         out.print(r.stored_offline_plan.describe(), soft_wrap=True, highlight=False)
     if r.whatif is not None:
         out.print(f"[yellow]{r.whatif.describe()}[/yellow]")
+    return 0
+
+
+def _sweep(args) -> int:
+    """`profile --sweep seq=128..4096`: the plan at each length."""
+    from ..api import sweep
+    from ..errors import BadInput
+    from ..outputs import written
+    from ..report.layout_plot import check_plot_path
+    from ..report.seq_table import render_sweep
+    from ..seqlen import parse_sweep
+
+    if args.patch is not None or args.sparsity or args.weights_dtype or args.activations_dtype \
+            or args.prune:
+        raise BadInput("--sweep plans the model as stored at each length: drop --patch, "
+                       "--sparsity and the what-ifs")
+    check_outputs([args.model], args.force, {"--plot": args.plot})
+    if args.plot is not None:
+        check_plot_path(args.plot)
+    name, lengths = parse_sweep(args.sweep)
+    r = sweep(args.model, name, lengths, dims=dict(args.dim),
+              input_shapes=dict(args.input_shape), time_limit=args.time_limit,
+              alignment=args.align, fuse=args.fuse)
+    if args.plot:
+        r.plot(args.plot)
+        written(args.plot)
+    if args.json:
+        print(json.dumps(r.to_json(), indent=2))
+    else:
+        render_sweep(r, console())
     return 0
 
 

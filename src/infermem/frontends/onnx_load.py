@@ -292,8 +292,10 @@ def dim_name(d: str, k: int, taken: set[str]) -> str:
 def with_shape(
     vi: onnx.ValueInfoProto, dims: tuple[int | str, ...] | None, shape: tuple[int, ...]
 ) -> onnx.ValueInfoProto:
-    if any(not isinstance(d, (int, np.integer)) or d <= 0 for d in shape):
-        raise BadInput(f"--input-shape {vi.name}: dimensions must be positive, got {shape}")
+    # 0 only where the model leaves the dim symbolic (an empty past: a decoder's
+    # prefill, set by --dim); a fixed dim must match below
+    if any(not isinstance(d, (int, np.integer)) or d < 0 for d in shape):
+        raise BadInput(f"--input-shape {vi.name}: dimensions must not be negative, got {shape}")
     if dims is not None and len(dims) != len(shape):
         raise BadInput(
             f"--input-shape {vi.name}: rank {len(shape)} {shape} does not match the "

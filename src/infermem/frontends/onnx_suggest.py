@@ -49,7 +49,20 @@ def suggestion(
     """The one-line refusal for `dynamic` inputs, with shapes worth passing."""
     implied = implied_sizes(model, declared, given, dynamic, consts)
     return "dynamic input shape: " + "; ".join(
-        L.dynamic_hint(n, d, implied.get(n)) for n, d in dynamic)
+        L.dynamic_hint(n, d, implied.get(n)) for n, d in dynamic) + by_name_hint(dynamic)
+
+
+def by_name_hint(dynamic: Sequence[tuple[str, tuple[int | str, ...] | None]]) -> str:
+    """'; or by name: --dim batch_size=N ...' when the dynamic dims have names
+    (`dims.py`: one --dim sets a name in every input, expressions included)."""
+    from ..dims import names_in
+
+    names = dict.fromkeys(n for _, dims in dynamic for d in dims or ()
+                          if isinstance(d, str) and d != "?" for n in names_in(d))
+    if not names:
+        return ""
+    return "; or set the dims by name in every input: " + " ".join(
+        f"--dim {n}=N" for n in names)
 
 
 def implied_sizes(

@@ -41,12 +41,18 @@ def render_needs(report: FitReport, console: Console) -> None:
         console.print(f"  {lv.label}: {lv.how}", highlight=False)
     console.print(
         f"RAM needed = arena + runtime persistent data {human_bytes(n.persistent.bytes)} "
-        f"({n.persistent.source}).\nFlash needed = weights + model structure "
+        f"({n.persistent.source}){_kv(n.kv_cache_bytes)}.\n"
+        f"Flash needed = weights + model structure "
         f"{human_bytes(n.structure_bytes)} (the model file without its weights); "
         f"{FLASH_EXCLUDES}."
     )
     if n.whatif:
         console.print(f"[yellow]{n.whatif}[/yellow]")
+
+
+def _kv(n: int) -> str:
+    return (f" + KV cache {n:,} B (past inputs + present outputs, held outside the arena)"
+            if n else "")
 
 
 def render_devices(report: FitReport, console: Console) -> None:
@@ -93,7 +99,8 @@ def render_max_batch(r: MaxBatch, console: Console) -> None:
     if r.batch == 0:
         console.print(
             f"[bold]Not even batch 1 fits {human_bytes(r.budget_bytes)}[/bold]: "
-            f"arena {r.above.arena_bytes:,} B + weights {r.above.weights_bytes:,} B = "
+            f"arena {r.above.arena_bytes:,} B{_kvp(r.above)} + weights "
+            f"{r.above.weights_bytes:,} B = "
             f"{r.above.total_bytes:,} B with strategy {r.strategy}"
         )
         return
@@ -101,9 +108,10 @@ def render_max_batch(r: MaxBatch, console: Console) -> None:
     console.print(
         f"[bold]Largest batch within {human_bytes(r.budget_bytes)} ({r.budget_bytes:,} B): "
         f"{r.batch}[/bold]{capped}\n"
-        f"  batch {r.at.batch}: arena {r.at.arena_bytes:,} B + weights {r.at.weights_bytes:,} B"
+        f"  batch {r.at.batch}: arena {r.at.arena_bytes:,} B{_kvp(r.at)} + weights "
+        f"{r.at.weights_bytes:,} B"
         f" = {r.at.total_bytes:,} B (fits)\n"
-        f"  batch {r.above.batch}: arena {r.above.arena_bytes:,} B + weights "
+        f"  batch {r.above.batch}: arena {r.above.arena_bytes:,} B{_kvp(r.above)} + weights "
         f"{r.above.weights_bytes:,} B = {r.above.total_bytes:,} B "
         f"({'fits' if r.above.fits else 'does not fit'})\n"
         f"  {len(r.probes)} plans with strategy {r.strategy}; weights counted as resident "
@@ -111,10 +119,15 @@ def render_max_batch(r: MaxBatch, console: Console) -> None:
     )
 
 
+def _kvp(p) -> str:
+    return f" + KV cache {p.kv_bytes:,} B" if p.kv_bytes else ""
+
+
 def max_batch_json(r: MaxBatch) -> dict:
     def point(p):
         return None if p is None else {"batch": p.batch, "arena_bytes": p.arena_bytes,
                                        "weights_bytes": p.weights_bytes,
+                                       "kv_cache_bytes": p.kv_bytes,
                                        "total_bytes": p.total_bytes, "fits": p.fits}
 
     return {"budget_bytes": r.budget_bytes, "max_batch": r.batch, "strategy": r.strategy,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from ..kvcache import kv_line
 from ..profile import Profile
 from .units import human_bytes, human_count, shape_str
 
@@ -51,6 +52,7 @@ def render_profile(p: Profile, console: Console) -> None:
         f"\n[bold]RAM (arena) live-set peak:[/bold] {human_bytes(p.peak_bytes)} "
         f"({p.peak_bytes:,} B){where}\n"
         f"[bold]Flash (weights):[/bold] {human_bytes(p.weights_bytes)} ({p.weights_bytes:,} B)\n"
+        f"{kv_line(p.kv_cache)}"
         f"Naive arena (no reuse): {human_bytes(p.naive_bytes)} · inputs "
         f"{human_bytes(p.input_bytes)} · outputs {human_bytes(p.output_bytes)} · "
         f"{human_count(p.total_macs)} MACs · sizes aligned to {p.alignment} B · "

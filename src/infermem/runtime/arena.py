@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import BadInput
 from ..graph import Graph, Role, Tensor
+from ..kvcache import outside_arena
 from .qview import QView, qview
 
 ARENA_ALIGNMENT = 64  # the buffer's own start, so that planned alignments hold
@@ -30,7 +31,8 @@ class Arena:
     graph names (arena view, alias view, read-only weight), made on demand so
     that the executor holds no per-tensor objects between operators.  Every
     tensor the graph uses is placed once at construction, to refuse a plan
-    that does not fit before anything runs."""
+    that does not fit before anything runs.  A decoder's KV cache (kvcache.py)
+is held outside the arena, as the runtime holds it: its own buffers."""
 
     def __init__(self, graph: Graph, offsets: Mapping[str, int], arena_bytes: int) -> None:
         if not isinstance(arena_bytes, (int, np.integer)) or arena_bytes < 0:
@@ -42,6 +44,8 @@ class Arena:
         skip = -raw.ctypes.data % ARENA_ALIGNMENT
         self.buffer = raw[skip : skip + self.nbytes]
         self.base = self.buffer.ctypes.data
+        self.kv_cache = {n: np.zeros(graph.tensors[n].shape, graph.tensors[n].dtype)
+                         for n in outside_arena(graph)}  # the runtime's own buffers
         used = {*graph.inputs, *graph.outputs}
         for op in graph.operators:
             used.update(t for t in (*op.inputs, *op.outputs) if t)
@@ -77,6 +81,8 @@ class Arena:
         """The arena view of root tensor `t` at its planned offset."""
         if t.nbytes == 0:
             return np.empty(t.shape, dtype=t.dtype)
+        if t.name in self.kv_cache and t.name not in self.offsets:
+            return self.kv_cache[t.name]
         if t.name not in self.offsets:
             raise BadInput(
                 f"the plan has no offset for arena tensor {t.name!r}: was it made for "
