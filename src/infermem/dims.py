@@ -209,12 +209,3 @@ def _listing(md: ModelDims) -> str:
     syms = md.symbols
     return ("its symbolic dims: " + ", ".join(syms)) if syms else "it has no named dims"
 
-
-def output_sizes(md: ModelDims, values: Mapping[str, int]) -> dict[str, tuple[int, ...] | None]:
-    """Each output's declared shape at `values` (None where a dim is unknown)."""
-    out = {}
-    for name, dims in md.outputs.items():
-        sizes = [d if isinstance(d, int) else (None if d is None else evaluate(d, values))
-                 for d in dims or ()]
-        out[name] = None if dims is None or None in sizes else tuple(sizes)
-    return out

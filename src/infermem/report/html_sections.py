@@ -137,6 +137,11 @@ def _mark(fits: bool | None, external: bool | None) -> str:
     return '<span class="ext">ext</span>' if external else '<span class="no">✗</span>'
 
 
+def _kv_note(n: int) -> str:
+    return (f" + the KV cache {num(n)} B (a decoder's past key/value inputs and present "
+            "outputs, held outside the arena)" if n else "")
+
+
 def fit_section(d: ReportData) -> str:
     n = d.fit.needs
     measured_tail = n.persistent.source.startswith("measured")
@@ -164,7 +169,8 @@ def fit_section(d: ReportData) -> str:
     devices = table(cols, dev_rows)
     note = (f'<p class="note">RAM needed = arena + the runtime\'s persistent data '
             f"{num(n.persistent.bytes)} B "
-            f"{src('measured' if measured_tail else 'estimate')} ({esc(n.persistent.source)}). "
+            f"{src('measured' if measured_tail else 'estimate')} ({esc(n.persistent.source)})"
+            f"{_kv_note(n.kv_cache_bytes)}. "
             f"Flash needed = weights + model structure {num(n.structure_bytes)} B; "
             "the runtime's own code and your application are not included. "
             "✓ fits on-chip · <span class=\"ext\">ext</span> only with the board's external "

@@ -16,6 +16,8 @@ NOTES = {
                            "re-implemented (computed)",
     "flash": "weights + model structure; the runtime's own code (interpreter, kernels) "
              "and your application are not included",
+    "kv_cache_bytes": "a decoder's past key/value inputs + present outputs, held outside the "
+                      "arena (in every level's RAM needed); 0 without a KV cache",
     "dmo_onnx": "for ONNX the DMO plan holds for infermem's arena executor only; no "
                 "deployable ONNX runtime applies these overlaps",
 }
@@ -36,6 +38,7 @@ def report_json(d: ReportData) -> dict:
         "model": g.name, "format": g.format, "path": d.path, "alignment": d.alignment,
         "summary": {
             "weights_bytes": p.weights_bytes, "peak_bytes": p.peak_bytes,
+            "kv_cache_bytes": p.kv_cache.bytes if p.kv_cache else 0,
             "naive_bytes": p.naive_bytes, "runtime_arena_bytes": d.runtime_bytes,
             "runtime_source": "measured in TFLM" if t is not None else "computed",
             "infermem_bytes": d.best.plan.arena_bytes, "dmo_bytes": d.dmo.plan.arena_bytes,

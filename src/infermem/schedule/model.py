@@ -64,18 +64,25 @@ class PeakModel:
 
 def build(graph: Graph, alignment: int = 16) -> PeakModel:
     """The peak model of `graph`, with sizes aligned as the planners align them."""
+    from ..kvcache import outside_arena
+
     n = len(graph.operators)
+    outside = outside_arena(graph)  # a decoder's KV cache: not in the arena (lifetimes.py)
+
+    def in_arena(r: str) -> bool:
+        return graph.tensors[r].is_arena and r not in outside
+
     op_roots = [
         tuple(r for r in dict.fromkeys(graph.root(t) for t in (*op.inputs, *op.outputs) if t)
-              if graph.tensors[r].is_arena)
+              if in_arena(r))
         for op in graph.operators
     ]
     users: dict[str, int] = {}
     for i, roots in enumerate(op_roots):
         for r in roots:
             users[r] = users.get(r, 0) | (1 << i)
-    starts = {r for t in graph.inputs if graph.tensors[r := graph.root(t)].is_arena}
-    ends = {r for t in graph.outputs if graph.tensors[r := graph.root(t)].is_arena}
+    starts = {r for t in graph.inputs if in_arena(r := graph.root(t))}
+    ends = {r for t in graph.outputs if in_arena(r := graph.root(t))}
     names = list(dict.fromkeys((*users, *sorted(starts), *sorted(ends))))
     touch = {
         r: Touch(k, align_up(graph.tensors[r].nbytes, alignment), users.get(r, 0),
