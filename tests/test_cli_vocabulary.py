@@ -39,6 +39,8 @@ REQUIRED = {
     "--quiet": None,  # every command
     "--input-shape": ("profile", "plan", "verify", "fit", "report", "optimize", "tflm measure",
                       "quantize"),
+    "--dim": ("profile", "plan", "verify", "fit", "report", "optimize", "tflm measure",
+              "quantize", "monitor"),
     "--align": ("profile", "plan", "verify", "fit", "report", "optimize", "tflm measure"),
     "--strategy": ("plan", "verify", "optimize", "report"),
     "--time-limit": ("plan", "verify", "optimize", "fit", "report"),

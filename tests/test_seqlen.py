@@ -101,6 +101,8 @@ def test_kv_cache_line_is_past_plus_present_from_the_shapes(capsys):
     placed = {t["name"] for t in plan["tensors"]}
     assert not placed & {*prof["kv_cache"]["past"], *prof["kv_cache"]["present"]}
     assert plan["kv_cache"]["bytes"] == kv_from_shapes(past, new)
+    reordered = run_json(capsys, "plan", PAST, *dims, "--reorder", "--json")  # schedule agrees
+    assert reordered["order_change"]["peak_bytes"] <= plan["lower_bound_bytes"]
     fit = run_json(capsys, "fit", PAST, *dims, "--no-measure", "--device", "pico", "--json")
     lv = fit["levels"]["infermem"]
     assert fit["kv_cache_bytes"] == kv_from_shapes(past, new)

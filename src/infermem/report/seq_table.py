@@ -76,8 +76,11 @@ def render_sweep(r, console: Console) -> None:
         table.add_row(f"{p.value(r.dim):,}", human_bytes(p.arena_bytes), human_bytes(p.kv_bytes),
                       human_bytes(p.weights_bytes), human_bytes(p.total_bytes))
     console.print(table)
-    strategy = getattr(r, "strategy", "best")
-    console.print(NOTE.format(s=strategy), highlight=False)
+    for p in r.points:
+        if p.refused:
+            console.print(f"{r.dim}={p.value(r.dim)}: the model refuses it: {p.refused}",
+                          highlight=False)
+    console.print(NOTE.format(s="best"), highlight=False)
 
 
 def plot_sweep(r, path: Path) -> None:
