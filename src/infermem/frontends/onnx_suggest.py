@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -54,15 +55,25 @@ def suggestion(
 
 def by_name_hint(dynamic: Sequence[tuple[str, tuple[int | str, ...] | None]]) -> str:
     """'; or by name: --dim batch_size=N ...' when the dynamic dims have names
-    (`dims.py`: one --dim sets a name in every input, expressions included)."""
-    from ..dims import names_in
-
-    names = dict.fromkeys(n for _, dims in dynamic for d in dims or ()
-                          if isinstance(d, str) and d != "?" for n in names_in(d))
+    (`dims.py`: one --dim sets a name in every input; a sum or product of
+    names, 'past_sequence_length + sequence_length', is computed from them)."""
+    names: dict[str, None] = {}
+    for _, dims in dynamic:
+        for d in dims or ():
+            if isinstance(d, str) and d != "?":
+                names.update(dict.fromkeys(_names(d)))
     if not names:
         return ""
     return "; or set the dims by name in every input: " + " ".join(
         f"--dim {n}=N" for n in names)
+
+
+def _names(dim: str) -> list[str]:
+    """The names of a '+'/'*' expression of names and integers; the dim_param
+    itself otherwise (as `dims.names_in` reads it)."""
+    if not re.fullmatch(r"[\w\s+*]+", dim):
+        return [dim]
+    return re.findall(r"[A-Za-z_]\w*", dim)
 
 
 def implied_sizes(
