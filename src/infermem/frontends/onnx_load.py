@@ -292,10 +292,11 @@ def dim_name(d: str, k: int, taken: set[str]) -> str:
 def with_shape(
     vi: onnx.ValueInfoProto, dims: tuple[int | str, ...] | None, shape: tuple[int, ...]
 ) -> onnx.ValueInfoProto:
-    # 0 only where the model leaves the dim symbolic (an empty past: a decoder's
-    # prefill, set by --dim); a fixed dim must match below
-    if any(not isinstance(d, (int, np.integer)) or d < 0 for d in shape):
-        raise BadInput(f"--input-shape {vi.name}: dimensions must not be negative, got {shape}")
+    # 0 only for a decoder's past key/values (an empty cache: the prefill;
+    # kvcache.PAST names them all "past..."); a fixed dim must match below
+    least = 0 if vi.name.lower().startswith("past") else 1
+    if any(not isinstance(d, (int, np.integer)) or d < least for d in shape):
+        raise BadInput(f"--input-shape {vi.name}: dimensions must be positive, got {shape}")
     if dims is not None and len(dims) != len(shape):
         raise BadInput(
             f"--input-shape {vi.name}: rank {len(shape)} {shape} does not match the "
