@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 API = ("load", "profile", "plan", "optimize", "verify", "fit", "monitor", "report", "measure",
        "quantize", "demo", "devices", "max_batch", "plan_patched",
-       "profile_patched", "max_seq", "sweep", "shapes_for")
+       "profile_patched", "max_seq", "sweep_lengths", "shapes_for")
 MODULE_API = ("profile", "fit", "quantize", "monitor", "report")  # also submodules
 _LAZY = {
     "Monitor": ("infermem.monitor.session", "Monitor"),

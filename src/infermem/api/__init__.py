@@ -22,7 +22,7 @@ the command line.
 
 from __future__ import annotations
 
-from .lengths import MaxSeqResult, SweepResult, max_seq, shapes_for, sweep
+from .lengths import LengthSweep, MaxSeqResult, max_seq, shapes_for, sweep_lengths
 from .model import (
     FitResult,
     MaxBatchResult,
@@ -51,7 +51,7 @@ from .runs import (
 
 __all__ = [
     "DemoResult", "FitResult", "MaxBatchResult", "MaxSeqResult", "MeasureResult",
-    "MonitorReport", "SweepResult", "max_seq", "shapes_for", "sweep",
+    "LengthSweep", "MonitorReport", "max_seq", "shapes_for", "sweep_lengths",
     "OptimizeReport", "PatchPlanResult", "PatchProfileResult", "PlanResult", "ProfileResult",
     "QuantizeReport", "ReportResult", "VerifyResult", "demo", "devices", "fit", "load",
     "max_batch", "measure", "monitor", "optimize", "plan", "plan_patched", "profile",

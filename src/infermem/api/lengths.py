@@ -71,7 +71,7 @@ def max_seq(model: str | Path, budget: str | int, dim: str = "seq", *, dims: Dim
 
 
 @dataclass(frozen=True)
-class SweepResult:
+class LengthSweep:
     """Arena, KV cache and weights at each length (`profile --sweep`)."""
 
     model: str
@@ -89,12 +89,14 @@ class SweepResult:
         plot_sweep(self, Path(path))
 
 
-def sweep(model: str | Path, dim: str = "seq", lengths: Sequence[int] | str = "128..4096", *,
-          dims: Dims = None, input_shapes: Shapes = None, strategy: str = "best",
-          time_limit: float = 5.0, alignment: int = 16, fuse: str | None = None) -> SweepResult:
+def sweep_lengths(model: str | Path, dim: str = "seq",
+                  lengths: Sequence[int] | str = "128..4096", *, dims: Dims = None,
+                  input_shapes: Shapes = None, strategy: str = "best", time_limit: float = 5.0,
+                  alignment: int = 16, fuse: str | None = None) -> LengthSweep:
     """Plan the model at each length of `dim` ('seq' or a symbolic dim name);
     `lengths` a list or a range as `--sweep` takes it ('128..4096' doubles,
-    '128..1024:128' steps, '128,256')."""
+    '128..1024:128' steps, '128,256').  (Not `sweep`: `infermem.sweep` is the
+    model-zoo sweep package.)"""
     from ..seqlen import parse_sweep
     from ..seqlen import sweep as run
 
@@ -102,4 +104,4 @@ def sweep(model: str | Path, dim: str = "seq", lengths: Sequence[int] | str = "1
         _, lengths = parse_sweep(f"{dim}={lengths}")
     s = _setting(model, dims, input_shapes, strategy, time_limit, alignment, fuse)
     name, points = run(s, dim, tuple(lengths))
-    return SweepResult(str(model), name, points)
+    return LengthSweep(str(model), name, points)

@@ -82,7 +82,7 @@ def run(args) -> int:
 
 def _sweep(args) -> int:
     """`profile --sweep seq=128..4096`: the plan at each length."""
-    from ..api import sweep
+    from ..api import sweep_lengths
     from ..errors import BadInput
     from ..outputs import written
     from ..report.layout_plot import check_plot_path
@@ -97,7 +97,7 @@ def _sweep(args) -> int:
     if args.plot is not None:
         check_plot_path(args.plot)
     name, lengths = parse_sweep(args.sweep)
-    r = sweep(args.model, name, lengths, dims=dict(args.dim),
+    r = sweep_lengths(args.model, name, lengths, dims=dict(args.dim),
               input_shapes=dict(args.input_shape), time_limit=args.time_limit,
               alignment=args.align, fuse=args.fuse)
     if args.plot:
