@@ -35,11 +35,11 @@ SRC = Path(__file__).parents[1] / "src"
 
 
 def measure(args: list[str], stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL) -> tuple[int, float, float, int]:
+            stderr=subprocess.DEVNULL, src: Path = SRC) -> tuple[int, float, float, int]:
     """(exit code, wall s, CPU s, peak RSS bytes) of `infermem ARGS` (or of
     `python ARGS` when ARGS starts with "-c"); its output goes to the given
-    files (default: discarded)."""
-    env = dict(os.environ, PYTHONPATH=str(SRC))
+    files (default: discarded); `src` is the infermem source it runs."""
+    env = dict(os.environ, PYTHONPATH=str(src))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     cmd = [sys.executable, *args] if args[:1] == ["-c"] else \
