@@ -92,10 +92,7 @@ class WeightFiles:
         """Types numpy cannot view byte for byte: onnx decodes a copy (small, rare)."""
         copy = onnx.TensorProto()
         copy.CopyFrom(t)
-        mm = self.map(path)
-        del copy.external_data[:]
-        copy.data_location = onnx.TensorProto.DEFAULT
-        copy.raw_data = mm[offset:offset + length]
+        self.read_in(copy, path, offset, length)
         return L.tensor_to_array(copy)
 
     def map(self, path: Path) -> mmap.mmap | bytes:
@@ -111,10 +108,13 @@ class WeightFiles:
         that stay protobuf: node attributes other than a folded Constant's)."""
         path, offset, length = self.locate(t)
         self.view(path, offset, length, t)  # the checks a weight gets
-        mm = self.map(path)
+        self.read_in(t, path, offset, length)
+
+    def read_in(self, t: onnx.TensorProto, path: Path, offset: int, length: int) -> None:
+        data = self.map(path)[offset:offset + length]
         del t.external_data[:]
         t.data_location = onnx.TensorProto.DEFAULT
-        t.raw_data = mm[offset:offset + length]
+        t.raw_data = data
 
 
 def open_model(path: Path) -> tuple[onnx.ModelProto, WeightFiles]:
