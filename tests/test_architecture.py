@@ -65,7 +65,7 @@ FORBIDDEN = {
     "overlap": {"tflm", "cli", "api", "report", "fit", "planning"},  # rules, never runs TFLM
     "planners": "ALL_BUT errors",  # a pure library: buffers in, offsets out
     "graph": "ALL_BUT errors",  # the IR knows no format and no planner
-    "frontends": "ALL_BUT errors graph budget",  # files -> Graph, nothing about planning
+    "frontends": "ALL_BUT errors graph budget gcpause",  # files -> Graph, nothing about planning
     "monitor": "ALL_BUT errors outputs",  # memory over time; no model IR
     "sidebyside": {"cli", "api"},  # measured runs beside static figures
     "tflm": {"cli", "api", "report", "rewrite"},  # rewrites hand tflm bytes, not the reverse

@@ -195,7 +195,7 @@ def test_verify_proves_each_level(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("args", "says"), [
-    (["--levels", "fast"], "available: runtime, infermem, reorder, dmo, patch, int8"),
+    (["--levels", "fast"], "available: runtime, infermem, reorder, dmo, fuse, patch, int8"),
     (["--devices", "nosuchboard"], "unknown device"),
     (["--jobs", "0"], "--jobs"),
     (["-o", "r.xlsx"], "unknown format"),
