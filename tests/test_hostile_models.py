@@ -91,6 +91,18 @@ def test_tflite_window_options_are_checked(tmp_path, capsys, kind):
     _refused(capsys, ["plan", str(model), "--dmo"], "operator 0")
 
 
+@pytest.mark.parametrize("kind, x", [("CONV_2D", (1, 8, 8, 0)), ("DEPTHWISE_CONV_2D", (1, 8, 8, 0)),
+                                     ("CONV_2D", (1, 8, 8, 2))])
+def test_tflite_conv_input_without_the_filters_channels_is_refused(kind, x):
+    """Fuzz #7099 (a byte mutation): a CONV_2D input with 0 channels made the
+    groups check divide by zero (a traceback); no channels is no fit."""
+    from infermem.errors import BadInput
+    from infermem.frontends.tflite_attrs import _check_filter
+
+    with pytest.raises(BadInput, match="does not fit input channels"):
+        _check_filter(kind, [x, (4, 3, 3, 4) if kind == "CONV_2D" else (1, 3, 3, 4)], "op 0")
+
+
 @pytest.mark.parametrize("rank", [65, 1000])
 def test_rank_beyond_numpy_is_refused_at_load(tmp_path, capsys, rank):
     model = tmp_path / "m.onnx"

@@ -59,7 +59,8 @@ def _check_filter(kind: str, shapes: Sequence[tuple[int, ...] | None], where: st
     if x is None or w is None or len(x) != 4 or len(w) != 4:
         raise BadInput(f"{where}: input {x} and filter {w} must both be 4-D")
     c = x[3]
-    fits = (w[3] > 0 and c % w[3] == 0 and w[0] % (c // w[3]) == 0) if kind == "CONV_2D" \
+    fits = (c > 0 and w[3] > 0 and c % w[3] == 0 and w[0] % (c // w[3]) == 0) \
+        if kind == "CONV_2D" \
         else (c > 0 and w[0] == 1 and w[3] % c == 0)
     if not fits:
         raise BadInput(f"{where}: filter shape {list(w)} does not fit input channels {c}")
