@@ -23,6 +23,7 @@ from contextvars import ContextVar
 from .errors import BadInput
 
 DEFAULT_SHARE = 0.5  # of psutil's available RAM: room for Python, libraries and the OS
+DEFAULT_FLOOR = 64 << 20  # the default budget is never below this
 _BUDGET: ContextVar[int | None] = ContextVar("infermem_memory_budget", default=None)
 
 
@@ -30,7 +31,7 @@ def default_budget() -> int:
     """Half the RAM available now (never below 64 MiB, so a tiny model still runs)."""
     import psutil
 
-    return max(int(psutil.virtual_memory().available * DEFAULT_SHARE), 64 << 20)
+    return max(int(psutil.virtual_memory().available * DEFAULT_SHARE), DEFAULT_FLOOR)
 
 
 def memory_budget() -> int:
@@ -59,6 +60,8 @@ def use_budget(n: int | None) -> Iterator[None]:
 def check(need: int, what: str) -> None:
     """BadInput when `need` bytes (an estimate made before allocating) exceed
     the budget; `what` names the step and the tensor or node it is for."""
+    if need <= DEFAULT_FLOOR and _BUDGET.get() is None:
+        return  # within any default budget: psutil (0.1 s to import) is not asked
     limit = memory_budget()
     if need > limit:
         raise BadInput(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from rich.table import Table
-
 from ._common import (
     add_arena_size_arg,
     add_json_arg,
@@ -43,6 +41,8 @@ def run_measure(args) -> int:
         print(json.dumps(r.to_json(), indent=2))
         return 0
     a = r.arena
+    from rich.table import Table  # rich: only for the table (every command parses this)
+
     t = Table(title=f"TFLM arena of {args.model} (measured)")
     t.add_column("part")
     t.add_column("bytes", justify="right")
