@@ -222,6 +222,8 @@ def alias_map(ops: Sequence[Operator], graph_outputs: set[str]) -> dict[str, str
         if op.type in VIEW_OPS and op.inputs and op.inputs[0] and op.outputs[0]
         if op.outputs[0] not in graph_outputs
     }
+    if not is_qdq([op.type for op in ops]):
+        return views  # no Q/DQ operator: no dequantized view to find
     consumers: dict[str, list[int]] = {}
     for op in ops:
         for t in dict.fromkeys(op.inputs):
