@@ -35,7 +35,7 @@ from ..frontends import onnx_load as L
 from ..frontends.onnx import graph_from_model
 from ..graph import Graph
 from ..macs import macs
-from .onnx_stage import CONVS, NCHW, POOLS, layout_of
+from .onnx_stage import CONVS, NCHW, POOLS, layout_of, patchable_prefix
 from .receptive import Padding, Region, SpatialOp, needed
 from .stage import Listing, Stage, cut_points, pick_end
 from .tiles import Patch, emit_tiles
@@ -125,8 +125,6 @@ class OnnxSource:
         except BadInput as e:
             raise BadInput(f"{where}: {e}") from None
         self.raw, self.proto, self.graph, self.shapes = raw, proto, graph, shapes
-        from .onnx_stage import patchable_prefix
-
         self.prefix, self.why = patchable_prefix(graph)
         ops = graph.operators
         self.listing = Listing(tuple(tuple(t for t in op.inputs if t) for op in ops),
