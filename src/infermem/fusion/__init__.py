@@ -18,7 +18,8 @@ lifetimes, planners, reordering, DMO, the arena executor — works on the fused
 graph unchanged; the executor runs a FusedGroup chunk by chunk
 (`runtime/kernels/fused.py`), so `verify --fuse` proves the plan.
 
-The rules per runtime are in `groups.py` and the table in docs/fusion.md.
+The rules per runtime are in `tvm.py` and `ort.py` (over `dominators.py`), the
+table in docs/fusion.md.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def check_runtime(runtime: str) -> str:
 def find(graph: Graph, runtime: str = DEFAULT_RUNTIME, alignment: int = 16) -> Fusion:
     """The groups `runtime` fuses in `graph`, restricted to those the arena
     executor runs chunk by chunk."""
-    from .groups import ort_groups, tvm_groups
+    from .ort import ort_groups
+    from .tvm import tvm_groups
 
     check_runtime(runtime)
     if graph.format != "onnx":

@@ -1,140 +1,19 @@
-"""Which operators a fusing runtime runs as one kernel, rule by rule.
-
-Both rule sets work on post-dominators: the immediate post-dominator of an
-operator is the nearest operator every path from it to the graph's end goes
-through; the operators between the two are the diamond (LayerNorm's mean and
-variance branches, GELU's two uses of x) a fusion must take whole.
-
-- `tvm_groups`: TVM's FuseOps (Relax default pipeline), by pattern kind:
-  an ANCHOR (MatMul, Softmax, LayerNorm, ReduceMean...) takes its
-  post-dominator when every operator on the way is element-wise; an
-  element-wise operator takes its post-dominator when the way holds only
-  element-wise (or injective) operators and ends in anything but an opaque
-  one (a following pure reduction included); REDUCE and OPAQUE take nothing.
-- `ort_groups`: onnxruntime's CPU graph transformers at ORT_ENABLE_ALL:
-  fixed patterns, each one fused kernel (GELU, BiasGelu, FastGelu,
-  LayerNorm, SkipLayerNorm, MatMul + bias, MatMul + scale, Conv/Gemm +
-  activation, Conv + Add + activation).
-
-Every fusion is also checked with `fits` (in practice `chunk.layout`): a
-group the arena executor cannot run chunk by chunk is not fused, so every
-fused plan can be proven by `verify --fuse`.
+"""onnxruntime's CPU graph transformers at ORT_ENABLE_ALL: fixed patterns,
+each one fused kernel — GELU, BiasGelu, FastGelu, LayerNorm, SkipLayerNorm,
+MatMul + bias, MatMul + scale, Conv/Gemm + activation, Conv + Add +
+activation (the table in docs/fusion.md).  Decompositions are found by
+growing a region one post-dominator at a time from their first operator and
+comparing the operator types it holds.  Every group is checked with `fits`
+(`chunk.layout`): a pattern the executor cannot run is not fused.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
 
 from ..graph import Graph, Role
-from .kinds import Kind, pattern
+from .dominators import Fits, between, post_dominators
 
-Fits = Callable[[Iterable[int]], bool]
-
-
-def post_dominators(graph: Graph) -> list[int | None]:
-    """Per operator, its immediate post-dominator (None: the graph's end)."""
-    n = len(graph.operators)
-    end = n
-    ipdom, depth = [end] * (n + 1), [0] * (n + 1)
-    outs = set(graph.outputs)
-
-    def meet(a: int, b: int) -> int:
-        while a != b:
-            if depth[a] >= depth[b]:
-                a = ipdom[a]
-            else:
-                b = ipdom[b]
-        return a
-
-    for u in reversed(graph.file_order):
-        succ = graph.successors(u)
-        if not succ or any(t in outs for t in graph.operators[u].outputs):
-            ipdom[u] = end
-        else:
-            d = succ[0]
-            for s in succ[1:]:
-                d = meet(d, s)
-            ipdom[u] = d
-        depth[u] = depth[ipdom[u]] + 1
-    return [None if d == end else d for d in ipdom[:n]]
-
-
-def between(graph: Graph, u: int, d: int) -> set[int]:
-    """The operators on every path from `u` to its post-dominator `d` (d
-    included, u not)."""
-    seen, todo = {d}, [s for s in graph.successors(u)]
-    while todo:
-        v = todo.pop()
-        if v in seen:
-            continue
-        seen.add(v)
-        todo.extend(graph.successors(v))
-    return seen
-
-
-class _Union:
-    """Groups as a union-find over operators, each root with its pattern kind."""
-
-    def __init__(self, graph: Graph) -> None:
-        self.parent = list(range(len(graph.operators)))
-        self.kind = [pattern(op) for op in graph.operators]
-        self.members = {i: {i} for i in self.parent}
-
-    def root(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return self.parent[i]
-
-    def group(self, i: int) -> set[int]:
-        return self.members[self.root(i)]
-
-    def merge(self, ops: Iterable[int], into: int) -> None:
-        r = self.root(into)
-        for i in ops:
-            q = self.root(i)
-            if q != r:
-                self.parent[q] = r
-                self.members[r] |= self.members.pop(q)
-                self.kind[r] = max(self.kind[r], self.kind[q])
-
-    def groups(self) -> list[tuple[int, ...]]:
-        return sorted(tuple(sorted(m)) for m in self.members.values() if len(m) > 1)
-
-
-def tvm_groups(graph: Graph, fits: Fits) -> list[tuple[int, ...]]:
-    """TVM's FuseOps (phase 0: anchors and element-wise operators)."""
-    ipdom = post_dominators(graph)
-    u_ = _Union(graph)
-    op_kind = [pattern(op) for op in graph.operators]
-    for u in graph.file_order:
-        d = ipdom[u]
-        if d is None or u_.root(u) == u_.root(d):
-            continue
-        kind = u_.kind[u_.root(u)]
-        path = between(graph, u, d)
-        inner = [p for p in path if p != d]
-        if kind == Kind.ANCHOR:
-            ok = all(u_.kind[u_.root(p)] <= Kind.ELEMWISE for p in path)
-        elif kind == Kind.ELEMWISE:
-            dom = max(op_kind[p] for p in path)
-            ok = ((dom <= Kind.INJECTIVE or dom == Kind.REDUCE)
-                  and all(u_.kind[u_.root(p)] <= Kind.INJECTIVE for p in inner)
-                  and u_.kind[u_.root(d)] != Kind.OPAQUE)
-        else:
-            ok = False  # REDUCE and OPAQUE take nothing; INJECTIVE: see kinds.py
-        if not ok:
-            continue
-        group = set(u_.group(u)) | u_.group(d)
-        for p in inner:
-            group |= u_.group(p)
-        if fits(group):
-            u_.merge(group, d)
-    return u_.groups()
-
-
-# -- onnxruntime ------------------------------------------------------------------------------
 GELU_ERF = Counter({"Erf": 1, "Add": 1})  # and two or three Mul/Div (x/sqrt(2), x*, *0.5)
 ACTIVATIONS = frozenset({"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid"})
 LAYERNORM = Counter({"ReduceMean": 2, "Sub": 1, "Pow": 1, "Add": 1, "Sqrt": 1, "Div": 1})
