@@ -79,6 +79,7 @@ class ProfileResult:
     whatif: object | None  # whatif.WhatIf when one was applied
     sparsity: tuple | None  # whatif.TensorSparsity per weight tensor, when asked
     stored_offline_plan: object | None  # tflm.stored.StoredPlan of a .tflite that has one
+    fusion: object | None = None  # fusion.Fusion, with fuse
 
     def to_json(self) -> dict:
         from ..profile import to_json
@@ -94,6 +95,7 @@ class ProfileResult:
             doc["sparsity"] = sparsity_json(self.sparsity)
         s = self.stored_offline_plan
         doc["stored_offline_plan"] = s.to_json() if s else None
+        doc["fusion"] = self.fusion.to_json() if self.fusion is not None else None
         return doc
 
 
@@ -113,13 +115,15 @@ def profile(model: Model, *, input_shapes: Shapes = None, alignment: int = 16,
 
     what = whatif(weights_dtype, activations_dtype, prune)
     graph = apply(_graph(model, input_shapes, alignment), what)
+    fusion = None
     if fuse:
-        from ..fusion import fuse as fuse_graph
+        from ..fusion import find, fused_graph
 
-        graph = fuse_graph(graph, fuse, alignment)
+        fusion = find(graph, fuse, alignment)
+        graph = fused_graph(graph, fusion)
     rows = sparsity_of(graph) if sparsity or what.prune is not None else None
     return ProfileResult(graph, profile_of(graph, alignment=alignment),
-                         what if what.active else None, rows, _stored_plan(graph))
+                         what if what.active else None, rows, _stored_plan(graph), fusion)
 
 
 @dataclass(frozen=True)

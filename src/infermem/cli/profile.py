@@ -77,6 +77,8 @@ def run(args) -> int:
         out.print(r.stored_offline_plan.describe(), soft_wrap=True, highlight=False)
     if r.whatif is not None:
         out.print(f"[yellow]{r.whatif.describe()}[/yellow]")
+    if r.fusion is not None:
+        out.print(r.fusion.describe(), highlight=False)
     return 0
 
 
