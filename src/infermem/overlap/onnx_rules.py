@@ -204,17 +204,17 @@ def _chunks_blocked(k, pos: int) -> Iterator[Chunk]:
 MAX_CHUNKS = 1 << 17
 
 def _chunks_fused(k, pos: int) -> Iterator[Chunk]:
-    """A chunked FusedGroup: per chunk, the slices of input `pos` its
-    operators read (the lowest: a whole read wins), then the chunk of the
-    group's output its last operator writes."""
+    """A chunked FusedGroup: per chunk, the slice of input `pos` its
+    operators read (all of it when they read it differently), then the chunk
+    of the group's output its last operator writes."""
     from ..runtime.kernels.base import indices
     from ..runtime.kernels.fused import chunk_index
 
     lay, name = k.lay, k.op.inputs[pos]
     maps = [lay.reads[j][q] for j, op in enumerate(k.members)
             for q, t in enumerate(op.inputs) if t == name]
-    whole = next((m for m in maps if all(a is None for a in m)), None)
-    read_map = whole if whole is not None else maps[0]
+    same = all(m == maps[0] for m in maps)
+    read_map = maps[0] if same else tuple(None for _ in maps[0])  # differing reads: all of it
     for idx in indices(lay.chunk_dims):
         yield chunk_index(lay.writes[-1], idx), chunk_index(read_map, idx)
 
