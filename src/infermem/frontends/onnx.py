@@ -2,12 +2,14 @@
 
 The pipeline, each step a refusal point for what we cannot count honestly:
 
-1. parse the protobuf (`onnx_load.parse_model`), refuse control flow and
-   unknown operators, read external data only from inside the model's folder;
+1. parse the protobuf without its large weights (`onnx_weights.open_model`,
+   `onnx_load.parse_model`), refuse control flow and unknown operators, map
+   weights (inline, or external data only from inside the model's folder);
 2. fix the graph inputs' shapes (`--input-shape`), refuse dynamic ones;
 3. fold constants and run ONNX shape inference until nothing folds
    (`onnx_fold`), so weights computed in the file are weights;
-4. build the Graph: weights with their values, activations with static
+4. build the Graph: weights with their values (read-only views over a map
+   of the file, read only when used), activations with static
    shapes, view ops (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout)
    as aliases of their input, QDQ tensors counted as deployed (`onnx_qdq`).
 

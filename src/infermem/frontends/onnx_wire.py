@@ -78,7 +78,7 @@ class FileBytes:
         if not 0 <= at < len(self.chunk):
             self.start, self.chunk, at = i, os.pread(self.fd, self.WINDOW, i), 0
             if not self.chunk:
-                raise IndexError(i)
+                raise WireError("the file ended early")  # shrank while being read
         return self.chunk[at]
 
 
