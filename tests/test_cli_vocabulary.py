@@ -10,6 +10,7 @@ default), and they must still come from the shared definition.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from collections import defaultdict
 
@@ -124,3 +125,17 @@ def test_json_is_a_flag_everywhere():
     """`--json` prints to stdout; no command takes a path for it."""
     for cmd, a in BY_OPTION["--json"].items():
         assert isinstance(a, argparse._StoreTrueAction), cmd
+
+
+def test_a_bare_optional_value_option_before_the_model_leaves_the_model_alone(capsys):
+    """`plan --fuse MODEL` is `--fuse` alone then the model, as `plan MODEL --fuse`."""
+    from infermem.cli import main
+
+    model = "tests/corpus/resnet8_tf2onnx.onnx"
+    shape = ["--input-shape", "input=1x32x32x3"]
+    assert main(["plan", "--fuse", model, *shape, "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert main(["plan", model, "--fuse", *shape, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["arena_bytes"] == before["arena_bytes"]
+    assert main(["plan", "--fuse", "bogus", model]) == 2
+    assert "invalid choice: 'bogus'" in capsys.readouterr().err

@@ -65,10 +65,27 @@ def _quiet(args: argparse.Namespace):
                 yield
 
 
+# Options whose value is optional (`--fuse [RUNTIME]`, `--patch [GRID|auto]`): the
+# value each takes when given alone.
+OPTIONAL_VALUES = {"--fuse": "tvm", "--patch": "auto"}
+
+
+def bare_options_first(argv: list[str]) -> list[str]:
+    """`plan --fuse MODEL.onnx` means `--fuse` alone, then the model: argparse would
+    take the model's path as the option's value.  A bare optional-value option
+    followed by an existing file or a model's name gets its value spelled out."""
+    out = list(argv)
+    for k, tok in enumerate(out[:-1]):
+        nxt = out[k + 1]
+        if tok in OPTIONAL_VALUES and (os.path.isfile(nxt) or nxt.endswith((".onnx", ".tflite"))):
+            out[k] = f"{tok}={OPTIONAL_VALUES[tok]}"
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(bare_options_first(sys.argv[1:] if argv is None else argv))
     except SystemExit as e:  # argparse's own usage errors (2), --help and --version (0)
         return e.code if isinstance(e.code, int) else 2
     if not getattr(args, "func", None):
