@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,20 +30,25 @@ TIMEOUT = 180  # s of wall time, generous for a loaded 2-core machine
 def run_cli(*args: str, timeout: float = TIMEOUT) -> tuple[int, str, int]:
     """(exit code, stderr, peak RSS in bytes) of `infermem ARGS` in a child."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
-    p = subprocess.Popen([sys.executable, "-m", "infermem", *args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
-    proc, peak, start = psutil.Process(p.pid), 0, time.monotonic()
-    while p.poll() is None:
-        try:
-            peak = max(peak, proc.memory_info().rss)
-        except psutil.NoSuchProcess:
-            break
-        if time.monotonic() - start > timeout:
-            p.kill()
-            raise AssertionError(f"infermem {' '.join(args)} ran past {timeout} s")
-        time.sleep(0.02)
-    _, err = p.communicate()
-    return p.returncode, err, peak
+    # stderr to a file and stdout dropped: a pipe nobody reads while the child
+    # runs fills at 64 KiB (a 20,000-row table) and blocks the child for good.
+    with tempfile.TemporaryFile("w+") as errfile:
+        p = subprocess.Popen([sys.executable, "-m", "infermem", *args],
+                             stdout=subprocess.DEVNULL, stderr=errfile, text=True, env=env)
+        proc, peak, start = psutil.Process(p.pid), 0, time.monotonic()
+        while p.poll() is None:
+            try:
+                peak = max(peak, proc.memory_info().rss)
+            except psutil.NoSuchProcess:
+                break
+            if time.monotonic() - start > timeout:
+                p.kill()
+                p.wait()
+                raise AssertionError(f"infermem {' '.join(args)} ran past {timeout} s")
+            time.sleep(0.02)
+        p.wait()
+        errfile.seek(0)
+        return p.returncode, errfile.read(), peak
 
 
 def one_line_refusal(rc: int, err: str, *words: str) -> None:
