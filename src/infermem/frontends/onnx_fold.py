@@ -332,6 +332,16 @@ def can_fold(
     return bool(present) and all(i in consts for i in present)
 
 
+def may_fold(nodes: Sequence[tuple[int, onnx.NodeProto]], consts: Mapping[str, np.ndarray]
+             ) -> bool:
+    """Can any node fold at all?  `can_fold` needs a Constant, a Shape/Size, or
+    inputs that are all constants; with no constants and none of those
+    operators, nothing folds.  One set of operator types instead of `can_fold`
+    per node: a 30,000-node chain of activations skips its fold pass."""
+    return bool(consts) or not {n.op_type for _, n in nodes}.isdisjoint(
+        ("Constant", "Shape", "Size"))
+
+
 def fold_pass(
     nodes: Sequence[tuple[int, onnx.NodeProto]],
     consts: dict[str, np.ndarray],
@@ -391,6 +401,8 @@ def fold_and_infer(
 
     for round_ in range(MAX_FOLD_ROUNDS):
         shapes = shapes_of(nodes, round_ == 0)
+        if not may_fold(nodes, consts):
+            return nodes, shapes
         remaining = fold_pass(nodes, consts, shapes, keep, opset, allowance)
         if len(remaining) == len(nodes):
             return nodes, shapes
