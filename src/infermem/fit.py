@@ -251,8 +251,7 @@ def model_needs(graph: Graph, what: WhatIf | None = None, alignment: int = 16,
     i8 = _int8(graph, g, alignment, time_limit, sched is not None,
                dmo_arena is not None, flash, structure, persistent, prev)
     if pl is not None and pl.graph is not None:
-        i8 = _patched_int8(i8, pl, what, dmo_arena is not None, alignment, time_limit,
-                           persistent)
+        i8 = _patched_int8(i8, pl, what, dmo_arena is not None, alignment, time_limit)
     levels.append(i8)
     return Needs(graph.name, graph.format, alignment, persistent, structure, tuple(levels),
                  what.describe() if what.active else None, kv)
@@ -332,10 +331,11 @@ def _int8(graph: Graph, g: Graph, alignment: int, time_limit: float, reorder: bo
                  f"{how}; {used}", changes_model=not same)
 
 
-def _patched_int8(i8: Level, pl, what: WhatIf, dmo: bool, alignment: int, time_limit: float,
-                  persistent: Persistent) -> Level:
+def _patched_int8(i8: Level, pl, what: WhatIf, dmo: bool, alignment: int,
+                  time_limit: float) -> Level:
     """The int8 what-if on the patched graph, where that is smaller (a model
-    already int8 keeps the patch level, flash included)."""
+    already int8 keeps the patch level, flash included); its RAM is the int8
+    level's with the patched arena in place of the unpatched one."""
     if not i8.changes_model:
         same = i8.arena_bytes == pl.arena_bytes
         return dataclasses.replace(i8, flash_bytes=i8.flash_bytes + pl.extra_flash * same,
@@ -345,7 +345,7 @@ def _patched_int8(i8: Level, pl, what: WhatIf, dmo: bool, alignment: int, time_l
                    dmo, alignment, time_limit)
     if a >= i8.arena_bytes:
         return i8
-    return dataclasses.replace(i8, arena_bytes=a, ram_bytes=a + persistent.bytes,
+    return dataclasses.replace(i8, arena_bytes=a, ram_bytes=i8.ram_bytes - i8.arena_bytes + a,
                                flash_bytes=i8.flash_bytes + pl.extra_flash,
                                how=f"{i8.how}; on the patched graph")
 
